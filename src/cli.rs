@@ -1,0 +1,144 @@
+//! The command line. Flags that are settings serialise into the top settings layer.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+
+use crate::cluster::node_ops::NodeOp;
+use crate::settings::RuntimeChoice;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "replica-lab",
+    version,
+    about = "Learn PostgreSQL streaming replication on a real cluster",
+    after_help = "Start a cluster with `replica-lab up`, then connect:\n  \
+                  psql postgresql://myuser:mypassword@127.0.0.1:5435/mydatabase   (writes, the primary)\n  \
+                  psql postgresql://myuser:mypassword@127.0.0.1:5436/mydatabase   (reads, the replicas)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Selects the cluster; every command takes it.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+pub struct NameFlag {
+    /// Which cluster (several can run side by side with different ports).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// Settings a new cluster is made with.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+pub struct UpFlags {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub name: NameFlag,
+    /// Where the nodes run: Docker when an engine answers, else local processes.
+    #[arg(long, value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<RuntimeChoice>,
+    /// Number of hot-standby replicas (1 to 9).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<u8>,
+    /// Write endpoint port (the primary).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write_port: Option<u16>,
+    /// Read endpoint port (round-robin over replicas).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_port: Option<u16>,
+    /// HAProxy stats page port.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stats_port: Option<u16>,
+    /// The port every node listens on (on its own loopback address).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_port: Option<u16>,
+    /// Address the endpoints listen on.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind_host: Option<IpAddr>,
+    /// Folder for cluster state.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a cluster (or bring a stopped one back); returns when it is ready.
+    Up(UpFlags),
+    /// Stop the cluster and remove everything it made.
+    Down {
+        #[command(flatten)]
+        name: NameFlag,
+        /// Keep the data so a later `up` resumes it.
+        #[arg(long)]
+        keep_data: bool,
+    },
+    /// Show nodes, roles and HAProxy's view.
+    Status {
+        #[command(flatten)]
+        name: NameFlag,
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change the number of replicas while the cluster runs.
+    Scale {
+        /// The new number of replicas (1 to 9).
+        replicas: u8,
+        #[command(flatten)]
+        name: NameFlag,
+    },
+    /// Act on one node: stop, start, kill, pause, resume, promote, rewind.
+    Node {
+        #[arg(value_enum)]
+        op: NodeOp,
+        /// pg1, pg2, …
+        node: String,
+        #[command(flatten)]
+        name: NameFlag,
+    },
+    /// Check this machine: programs, ports, Docker.
+    Doctor,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_serialise_only_when_given() {
+        let cli = Cli::try_parse_from(["replica-lab", "up", "--replicas", "2", "--name", "b"])
+            .expect("parse");
+        let Some(Command::Up(flags)) = cli.command else {
+            panic!("not up");
+        };
+        let v = serde_json::to_value(&flags).expect("serialise");
+        assert_eq!(v, serde_json::json!({"name": "b", "replicas": 2}));
+    }
+
+    #[test]
+    fn node_ops_parse() {
+        let cli = Cli::try_parse_from(["replica-lab", "node", "promote", "pg2"]).expect("parse");
+        assert!(
+            matches!(cli.command, Some(Command::Node { op: NodeOp::Promote, ref node, .. }) if node == "pg2")
+        );
+        assert!(Cli::try_parse_from(["replica-lab", "node", "explode", "pg2"]).is_err());
+    }
+}

@@ -1,0 +1,217 @@
+//! The SQL replica-lab itself runs against nodes: bootstrap, slots, roles, promotion.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use tokio_postgres::{Client, Config, NoTls};
+
+use super::topology::Credentials;
+
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("cannot connect to {target}: {source}")]
+    Connect {
+        target: String,
+        source: tokio_postgres::Error,
+    },
+    #[error("{target} did not answer within {secs} s")]
+    Timeout { target: String, secs: u64 },
+    #[error("{what} failed on {target}: {source}")]
+    Query {
+        what: &'static str,
+        target: String,
+        source: tokio_postgres::Error,
+    },
+}
+
+/// A connection to one node, labelled for error messages.
+pub struct Admin {
+    client: Client,
+    target: String,
+}
+
+async fn open(config: Config, target: String) -> Result<Admin, AdminError> {
+    let connect = config.connect(NoTls);
+    let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, connect)
+        .await
+        .map_err(|_| AdminError::Timeout {
+            target: target.clone(),
+            secs: CONNECT_TIMEOUT.as_secs(),
+        })?
+        .map_err(|source| AdminError::Connect {
+            target: target.clone(),
+            source,
+        })?;
+    tokio::spawn(async move {
+        // The connection ends with the client; its error, if any, surfaces on the next query.
+        let _ = connection.await;
+    });
+    Ok(Admin { client, target })
+}
+
+impl Admin {
+    /// As the learner's superuser over TCP.
+    pub async fn tcp(
+        addr: SocketAddr,
+        creds: &Credentials,
+        dbname: &str,
+    ) -> Result<Admin, AdminError> {
+        let mut config = Config::new();
+        config
+            .host(addr.ip().to_string())
+            .port(addr.port())
+            .user(&creds.user)
+            .password(&creds.password)
+            .dbname(dbname)
+            .application_name("replica-lab")
+            .connect_timeout(CONNECT_TIMEOUT);
+        open(config, addr.to_string()).await
+    }
+
+    /// As the bootstrap superuser `postgres` over the node's private unix socket.
+    pub async fn socket(dir: &Path, port: u16) -> Result<Admin, AdminError> {
+        let mut config = Config::new();
+        config
+            .host_path(dir)
+            .port(port)
+            .user("postgres")
+            .dbname("postgres")
+            .application_name("replica-lab")
+            .connect_timeout(CONNECT_TIMEOUT);
+        open(config, dir.display().to_string()).await
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    async fn exec(&self, what: &'static str, sql: &str) -> Result<(), AdminError> {
+        self.client
+            .batch_execute(sql)
+            .await
+            .map_err(|source| self.query_err(what, source))
+    }
+
+    fn query_err(&self, what: &'static str, source: tokio_postgres::Error) -> AdminError {
+        AdminError::Query {
+            what,
+            target: self.target.clone(),
+            source,
+        }
+    }
+
+    /// Creates the learner's superuser and database, the replication login and the check login.
+    /// Safe to repeat. Identifiers and passwords are quoted by the server (`format` with %I/%L).
+    pub async fn bootstrap(&self, creds: &Credentials) -> Result<(), AdminError> {
+        let roles = [
+            (
+                creds.user.as_str(),
+                "SUPERUSER LOGIN",
+                Some(creds.password.as_str()),
+            ),
+            (
+                creds.replication_user.as_str(),
+                "REPLICATION LOGIN",
+                Some(creds.replication_password.as_str()),
+            ),
+            (creds.check_user.as_str(), "LOGIN", None),
+        ];
+        for (name, attrs, password) in roles {
+            let row = self
+                .client
+                .query_one(
+                    "SELECT format('%s ROLE %I WITH %s%s',
+                        CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)
+                             THEN 'ALTER' ELSE 'CREATE' END,
+                        $1::text, $2::text,
+                        coalesce(' PASSWORD ' || quote_literal($3::text), ''))",
+                    &[&name, &attrs, &password],
+                )
+                .await
+                .map_err(|e| self.query_err("preparing roles", e))?;
+            let sql: String = row.get(0);
+            self.exec("creating roles", &sql).await?;
+        }
+        let exists = self
+            .client
+            .query_opt(
+                "SELECT 1 FROM pg_database WHERE datname = $1",
+                &[&creds.database],
+            )
+            .await
+            .map_err(|e| self.query_err("looking up the database", e))?
+            .is_some();
+        if !exists {
+            let row = self
+                .client
+                .query_one(
+                    "SELECT format('CREATE DATABASE %I OWNER %I', $1::text, $2::text)",
+                    &[&creds.database, &creds.user],
+                )
+                .await
+                .map_err(|e| self.query_err("preparing the database", e))?;
+            let sql: String = row.get(0);
+            self.exec("creating the database", &sql).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn ensure_slot(&self, slot: &str) -> Result<(), AdminError> {
+        self.client
+            .execute(
+                "SELECT pg_create_physical_replication_slot($1)
+                 WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)",
+                &[&slot],
+            )
+            .await
+            .map_err(|e| self.query_err("creating a replication slot", e))?;
+        Ok(())
+    }
+
+    pub async fn drop_slot(&self, slot: &str) -> Result<(), AdminError> {
+        self.client
+            .execute(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+                 WHERE slot_name = $1 AND NOT active",
+                &[&slot],
+            )
+            .await
+            .map_err(|e| self.query_err("dropping a replication slot", e))?;
+        Ok(())
+    }
+
+    pub async fn in_recovery(&self) -> Result<bool, AdminError> {
+        let row = self
+            .client
+            .query_one("SELECT pg_is_in_recovery()", &[])
+            .await
+            .map_err(|e| self.query_err("asking the role", e))?;
+        Ok(row.get(0))
+    }
+
+    /// `application_name`s of the standbys currently streaming from this node.
+    pub async fn streaming_standbys(&self) -> Result<Vec<String>, AdminError> {
+        let rows = self
+            .client
+            .query(
+                "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'",
+                &[],
+            )
+            .await
+            .map_err(|e| self.query_err("reading pg_stat_replication", e))?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Promotes a standby and waits until it accepts writes.
+    pub async fn promote(&self) -> Result<bool, AdminError> {
+        let row = self
+            .client
+            .query_one("SELECT pg_promote(true, 30)", &[])
+            .await
+            .map_err(|e| self.query_err("promoting", e))?;
+        Ok(row.get(0))
+    }
+}

@@ -1,0 +1,188 @@
+//! Operations on one node: the faults lessons inflict and the repairs they teach.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::ops::Cluster;
+use super::status::{Role, probe_node};
+use super::topology::{NodeSpec, Topology};
+use crate::runtime::{NodeSignal, ProcState, Result, RuntimeError};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeOp {
+    Stop,
+    Start,
+    /// SIGKILL: a crash, no clean shutdown.
+    Kill,
+    /// SIGSTOP: the server is frozen, its connections hang.
+    Pause,
+    Resume,
+    Promote,
+    /// Turn a stopped former primary into a replica of the current primary.
+    Rewind,
+}
+
+impl Cluster<'_> {
+    /// Runs `op` on `name`; repeating an operation whose effect is already there is a no-op
+    /// with a note, not an error.
+    pub async fn node_op(&self, op: NodeOp, name: &str) -> Result<()> {
+        let topo = self.topology();
+        let node = topo.node(name).cloned().ok_or_else(|| {
+            let names: Vec<&str> = topo.nodes.iter().map(|n| n.name.as_str()).collect();
+            RuntimeError::new(format!(
+                "no node {name:?} in cluster {}: its nodes are {}",
+                topo.cluster,
+                names.join(", ")
+            ))
+        })?;
+        let state = self.rt.node_state(&node).await?.ok_or_else(|| {
+            RuntimeError::new(format!(
+                "{name} has no data: remove the cluster with `replica-lab down --name {}` and start again",
+                topo.cluster
+            ))
+        })?;
+        let already = |what: &str| {
+            self.note(format!("{name} is already {what}"));
+            Ok(())
+        };
+        match (op, state) {
+            (NodeOp::Stop, ProcState::Stopped) => already("stopped"),
+            (NodeOp::Stop, _) => self.rt.stop_node(&node).await,
+            (NodeOp::Start, ProcState::Running) => already("running"),
+            (NodeOp::Start, ProcState::Paused) => Err(paused(name)),
+            (NodeOp::Start, ProcState::Stopped) => self.rt.start_node(&node).await,
+            (NodeOp::Kill, ProcState::Stopped) => already("stopped"),
+            (NodeOp::Kill, _) => self.rt.signal_node(&node, NodeSignal::Kill).await,
+            (NodeOp::Pause, ProcState::Paused) => already("paused"),
+            (NodeOp::Pause, ProcState::Running) => {
+                self.rt.signal_node(&node, NodeSignal::Pause).await
+            }
+            (NodeOp::Resume, ProcState::Running) => already("running"),
+            (NodeOp::Resume, ProcState::Paused) => {
+                self.rt.signal_node(&node, NodeSignal::Resume).await
+            }
+            (NodeOp::Pause | NodeOp::Resume, ProcState::Stopped) => Err(not_running(name)),
+            (NodeOp::Promote, ProcState::Running) => self.promote(&topo, &node).await,
+            (NodeOp::Promote, ProcState::Paused) => Err(paused(name)),
+            (NodeOp::Promote, ProcState::Stopped) => Err(not_running(name)),
+            (NodeOp::Rewind, ProcState::Stopped) => self.rejoin(&topo, &node).await,
+            (NodeOp::Rewind, _) => Err(RuntimeError::new(format!(
+                "{name} is running; pg_rewind needs it stopped: `replica-lab node stop {name}` first"
+            ))),
+        }
+    }
+
+    /// Promotes a replica, then points every other standby at it and gives them slots there.
+    async fn promote(&self, topo: &Topology, node: &NodeSpec) -> Result<()> {
+        let status = probe_node(self.rt, topo, node).await;
+        match status.role {
+            Role::Primary => {
+                return Err(RuntimeError::new(format!(
+                    "{} is already a primary: promote one of the replicas instead",
+                    node.name
+                )));
+            }
+            Role::Unknown => {
+                return Err(RuntimeError::new(format!(
+                    "{} does not answer, so it cannot be promoted: check it with `replica-lab status`",
+                    node.name
+                )));
+            }
+            Role::Replica => {}
+        }
+        let admin = crate::cluster::admin::Admin::tcp(
+            self.rt.client_addr(node),
+            &topo.credentials,
+            "postgres",
+        )
+        .await?;
+        if !admin.promote().await? {
+            return Err(RuntimeError::new(format!(
+                "{} did not finish promotion within 30 s: see its server log",
+                node.name
+            )));
+        }
+        for other in topo.nodes.iter().filter(|n| n.name != node.name) {
+            admin.ensure_slot(&other.slot_name()).await?;
+        }
+        let mut followers = Vec::new();
+        for other in topo.nodes.iter().filter(|n| n.name != node.name) {
+            if self.rt.is_standby(other).await? {
+                let conf = self.rt.node_conf(other).streaming_from(node);
+                self.rt
+                    .configure_node(other, &conf.render(&topo.credentials), true)
+                    .await?;
+                self.rt.reload_node(other).await?;
+                followers.push(other.name.as_str());
+            }
+        }
+        if !followers.is_empty() {
+            self.note(format!(
+                "{} now stream from {}",
+                followers.join(", "),
+                node.name
+            ));
+        }
+        Ok(())
+    }
+
+    /// pg_rewind against the current primary, then restart as its standby.
+    async fn rejoin(&self, topo: &Topology, node: &NodeSpec) -> Result<()> {
+        let primary = self.primary(topo).await?;
+        crate::cluster::admin::Admin::tcp(
+            self.rt.client_addr(&primary),
+            &topo.credentials,
+            "postgres",
+        )
+        .await?
+        .ensure_slot(&node.slot_name())
+        .await?;
+        self.rt.rewind(node, &primary, topo).await?;
+        let conf = self.rt.node_conf(node).streaming_from(&primary);
+        self.rt
+            .configure_node(node, &conf.render(&topo.credentials), true)
+            .await?;
+        self.rt.start_node(node).await?;
+        self.wait_streaming(topo, &primary, node).await
+    }
+
+    async fn wait_streaming(
+        &self,
+        topo: &Topology,
+        primary: &NodeSpec,
+        node: &NodeSpec,
+    ) -> Result<()> {
+        let admin = crate::cluster::admin::Admin::tcp(
+            self.rt.client_addr(primary),
+            &topo.credentials,
+            "postgres",
+        )
+        .await?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if admin.streaming_standbys().await?.contains(&node.name) {
+                self.note(format!("{} streams from {}", node.name, primary.name));
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(RuntimeError::new(format!(
+            "{} started but does not stream from {} after 60 s: see its server log",
+            node.name, primary.name
+        )))
+    }
+}
+
+fn paused(name: &str) -> RuntimeError {
+    RuntimeError::new(format!(
+        "{name} is paused: `replica-lab node resume {name}` first"
+    ))
+}
+
+fn not_running(name: &str) -> RuntimeError {
+    RuntimeError::new(format!(
+        "{name} is not running: `replica-lab node start {name}` first"
+    ))
+}

@@ -1,0 +1,132 @@
+//! What a cluster folder remembers between commands: the settings it was made with, the
+//! runtime, and which nodes exist. Roles are never stored; they are asked of the servers.
+
+use std::fs::File;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+use super::topology::{NodeAddressing, Topology};
+use crate::runtime::{RuntimeError, RuntimeKind};
+use crate::settings::Settings;
+
+pub const RECORD_FILE: &str = "cluster.toml";
+const LOCK_FILE: &str = ".lock";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusterRecord {
+    pub runtime: RuntimeKind,
+    pub addressing: NodeAddressing,
+    /// Node indexes: 1 is `pg1`.
+    pub nodes: Vec<u8>,
+    pub settings: Settings,
+}
+
+impl ClusterRecord {
+    pub fn topology(&self) -> Topology {
+        Topology::new(&self.settings, self.addressing, &self.nodes)
+    }
+
+    pub fn load(cluster_dir: &Path) -> Result<Option<ClusterRecord>, RuntimeError> {
+        let path = cluster_dir.join(RECORD_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(RuntimeError::new(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )));
+            }
+        };
+        toml::from_str(&text).map(Some).map_err(|e| {
+            RuntimeError::new(format!(
+                "{} is damaged ({e}): remove the cluster with `replica-lab down --name {}`",
+                path.display(),
+                cluster_dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default()
+            ))
+        })
+    }
+
+    /// Written to a temporary file, synced, then renamed over the old one: a crash leaves
+    /// either the old record or the new one.
+    pub fn save(&self, cluster_dir: &Path) -> Result<(), RuntimeError> {
+        let path = cluster_dir.join(RECORD_FILE);
+        let tmp = cluster_dir.join(format!("{RECORD_FILE}.tmp"));
+        let text = toml::to_string_pretty(self)
+            .map_err(|e| RuntimeError::new(format!("cannot encode the cluster record: {e}")))?;
+        let write = || -> std::io::Result<()> {
+            let mut f = File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            if let Ok(dir) = File::open(cluster_dir) {
+                let _ = dir.sync_all();
+            }
+            Ok(())
+        };
+        write().map_err(|e| RuntimeError::new(format!("cannot write {}: {e}", path.display())))
+    }
+}
+
+pub fn cluster_dir(data_root: &Path, name: &str) -> PathBuf {
+    data_root.join("clusters").join(name)
+}
+
+/// Serialises commands that change one cluster; held until dropped.
+pub struct ClusterLock {
+    _lock: Flock<File>,
+}
+
+impl ClusterLock {
+    /// Waits for another replica-lab command on the same cluster to finish.
+    pub fn acquire(data_root: &Path, name: &str) -> Result<ClusterLock, RuntimeError> {
+        let locks = data_root.join("locks");
+        std::fs::create_dir_all(&locks)
+            .map_err(|e| RuntimeError::new(format!("cannot create {}: {e}", locks.display())))?;
+        let path = locks.join(format!("{name}{LOCK_FILE}"));
+        let file = File::create(&path)
+            .map_err(|e| RuntimeError::new(format!("cannot open {}: {e}", path.display())))?;
+        let lock = Flock::lock(file, FlockArg::LockExclusive)
+            .map_err(|(_, e)| RuntimeError::new(format!("cannot lock {}: {e}", path.display())))?;
+        Ok(ClusterLock { _lock: lock })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_round_trips_and_rebuilds_the_topology() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rec = ClusterRecord {
+            runtime: RuntimeKind::Local,
+            addressing: NodeAddressing::LoopbackAliases,
+            nodes: vec![1, 2, 4],
+            settings: Settings::default(),
+        };
+        rec.save(dir.path()).expect("save");
+        let back = ClusterRecord::load(dir.path())
+            .expect("load")
+            .expect("present");
+        assert_eq!(back, rec);
+        let names: Vec<String> = back.topology().nodes.into_iter().map(|n| n.name).collect();
+        assert_eq!(names, ["pg1", "pg2", "pg4"]);
+        assert!(!dir.path().join("cluster.toml.tmp").exists());
+    }
+
+    #[test]
+    fn no_record_is_none_and_a_damaged_one_says_how_to_recover() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(ClusterRecord::load(dir.path()).expect("load").is_none());
+        std::fs::write(dir.path().join(RECORD_FILE), "runtime = 3").expect("write");
+        let err = ClusterRecord::load(dir.path()).expect_err("damaged");
+        assert!(err.to_string().contains("replica-lab down"), "{err}");
+    }
+}

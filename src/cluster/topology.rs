@@ -1,0 +1,211 @@
+//! The cluster as plain data: which nodes exist, where they listen, how clients reach them.
+//! Nothing here knows whether the nodes are processes or containers.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use serde::{Deserialize, Serialize};
+
+use crate::settings::Settings;
+
+pub const MIN_REPLICAS: u8 = 1;
+pub const MAX_REPLICAS: u8 = 9;
+
+/// Logins every runtime creates the same way.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    /// The learner's superuser, as in the tutorial the project grew from.
+    pub user: String,
+    pub password: String,
+    pub database: String,
+    pub replication_user: String,
+    pub replication_password: String,
+    /// A login with no privileges, trusted only for the `postgres` database, so HAProxy's
+    /// health check can read `in_hot_standby` without a password.
+    pub check_user: String,
+}
+
+/// Where HAProxy listens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoints {
+    pub write: SocketAddr,
+    pub read: SocketAddr,
+    pub stats: SocketAddr,
+}
+
+/// One PostgreSQL server. `index` 1 is the first primary; names never change, roles do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeSpec {
+    pub name: String,
+    pub index: u8,
+    /// The address the server itself listens on, and what `inet_server_addr()` returns there.
+    pub host: IpAddr,
+    pub port: u16,
+}
+
+impl NodeSpec {
+    pub fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
+
+    /// The physical replication slot this node streams from, on whichever node is primary.
+    pub fn slot_name(&self) -> String {
+        self.name.clone()
+    }
+}
+
+/// How local nodes get distinct addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeAddressing {
+    /// One loopback address per node (127.0.0.11, .12, …), all on the same port, so
+    /// `inet_server_addr()` tells nodes apart as it does between containers.
+    LoopbackAliases,
+    /// Only 127.0.0.1 is usable: one port per node instead.
+    DistinctPorts,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Topology {
+    pub cluster: String,
+    pub nodes: Vec<NodeSpec>,
+    pub endpoints: Endpoints,
+    pub credentials: Credentials,
+}
+
+pub fn node_name(index: u8) -> String {
+    format!("pg{index}")
+}
+
+/// Parses `pg3` into 3; anything else is not a node name.
+pub fn node_index(name: &str) -> Option<u8> {
+    let digits = name.strip_prefix("pg")?;
+    if digits.starts_with('0') {
+        return None;
+    }
+    digits.parse().ok().filter(|i| *i >= 1)
+}
+
+pub fn node_spec(settings: &Settings, addressing: NodeAddressing, index: u8) -> NodeSpec {
+    let (host, port) = match addressing {
+        NodeAddressing::LoopbackAliases => {
+            let base = u32::from(settings.node_base);
+            (
+                IpAddr::V4(Ipv4Addr::from(base + u32::from(index))),
+                settings.node_port,
+            )
+        }
+        NodeAddressing::DistinctPorts => (
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            settings.node_port + u16::from(index),
+        ),
+    };
+    NodeSpec {
+        name: node_name(index),
+        index,
+        host,
+        port,
+    }
+}
+
+impl Topology {
+    /// A topology for nodes `pg1..=pgN` with the given indexes.
+    pub fn new(settings: &Settings, addressing: NodeAddressing, indexes: &[u8]) -> Self {
+        let host = settings.bind_host;
+        Topology {
+            cluster: settings.name.clone(),
+            nodes: indexes
+                .iter()
+                .map(|i| node_spec(settings, addressing, *i))
+                .collect(),
+            endpoints: Endpoints {
+                write: SocketAddr::new(host, settings.write_port),
+                read: SocketAddr::new(host, settings.read_port),
+                stats: SocketAddr::new(host, settings.stats_port),
+            },
+            credentials: settings.credentials(),
+        }
+    }
+
+    /// The initial layout: pg1 plus `replicas` more.
+    pub fn initial(settings: &Settings, addressing: NodeAddressing) -> Self {
+        let indexes: Vec<u8> = (1..=settings.replicas + 1).collect();
+        Self::new(settings, addressing, &indexes)
+    }
+
+    pub fn node(&self, name: &str) -> Option<&NodeSpec> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// The lowest index no node uses, so addresses stay in a small, predictable range.
+    pub fn free_index(&self) -> u8 {
+        (1..=u8::MAX)
+            .find(|i| self.nodes.iter().all(|n| n.index != *i))
+            .unwrap_or(u8::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_names_round_trip_and_reject_lookalikes() {
+        assert_eq!(node_name(3), "pg3");
+        assert_eq!(node_index("pg3"), Some(3));
+        assert_eq!(node_index("pg10"), Some(10));
+        for bad in ["pg0", "pg", "pg03", "PG3", "node3", "pg-1", "pg3x"] {
+            assert_eq!(node_index(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn aliases_give_each_node_its_own_address_on_one_port() {
+        let s = Settings::default();
+        let t = Topology::initial(&s, NodeAddressing::LoopbackAliases);
+        let addrs: Vec<String> = t
+            .nodes
+            .iter()
+            .map(|n| n.socket_addr().to_string())
+            .collect();
+        assert_eq!(
+            addrs,
+            [
+                "127.0.0.11:5432",
+                "127.0.0.12:5432",
+                "127.0.0.13:5432",
+                "127.0.0.14:5432"
+            ]
+        );
+        assert_eq!(t.endpoints.write.to_string(), "127.0.0.1:5435");
+        assert_eq!(t.endpoints.read.to_string(), "127.0.0.1:5436");
+        assert_eq!(t.endpoints.stats.to_string(), "127.0.0.1:8404");
+    }
+
+    #[test]
+    fn distinct_ports_keep_every_node_on_localhost() {
+        let s = Settings {
+            replicas: 2,
+            node_port: 7000,
+            ..Settings::default()
+        };
+        let t = Topology::initial(&s, NodeAddressing::DistinctPorts);
+        let addrs: Vec<String> = t
+            .nodes
+            .iter()
+            .map(|n| n.socket_addr().to_string())
+            .collect();
+        assert_eq!(
+            addrs,
+            ["127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"]
+        );
+    }
+
+    #[test]
+    fn free_index_fills_the_lowest_gap() {
+        let s = Settings::default();
+        let t = Topology::new(&s, NodeAddressing::LoopbackAliases, &[1, 2, 5]);
+        assert_eq!(t.free_index(), 3);
+        assert!(t.node("pg5").is_some());
+        assert!(t.node("pg3").is_none());
+    }
+}

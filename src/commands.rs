@@ -1,0 +1,352 @@
+//! The headless commands: settings in, one runtime chosen, one cluster operation, a report out.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::cli::{Command, NameFlag, UpFlags};
+use crate::cluster::node_ops::NodeOp;
+use crate::cluster::ops::{Cluster, Progress};
+use crate::cluster::state::{ClusterLock, ClusterRecord, cluster_dir};
+use crate::cluster::status::{ClusterStatus, cluster_status};
+use crate::cluster::topology::{MAX_REPLICAS, MIN_REPLICAS, Topology};
+use crate::runtime::binaries::Binaries;
+use crate::runtime::local::{
+    LocalRuntime, ServiceUser, detect_addressing, port_holder, port_in_use,
+};
+use crate::runtime::{ClusterRuntime, RuntimeError, RuntimeKind};
+use crate::settings::{RuntimeChoice, Settings, config_file, data_root};
+
+pub type Result<T> = std::result::Result<T, RuntimeError>;
+
+/// Runs one headless command; the error is the one line to print.
+pub async fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Up(flags) => up(&flags).await,
+        Command::Down { name, keep_data } => down(&name, keep_data).await,
+        Command::Status { name, json } => status(&name, json).await,
+        Command::Scale { replicas, name } => scale(&name, replicas).await,
+        Command::Node { op, node, name } => node_op(&name, op, &node).await,
+        Command::Doctor => crate::doctor::run().await,
+    }
+}
+
+fn load_settings(flags: &impl Serialize) -> Result<Settings> {
+    Settings::load(config_file().as_deref(), std::env::vars(), flags)
+        .map_err(|e| RuntimeError::new(e.to_string()))
+}
+
+fn print_progress(p: Progress) {
+    let mut err = std::io::stderr().lock();
+    let _ = match p {
+        Progress::Phase { name, took } => {
+            writeln!(err, "  {name:<40} {:>7.2} s", took.as_secs_f64())
+        }
+        Progress::Note(text) => writeln!(err, "  {text}"),
+    };
+}
+
+fn local_runtime(settings: &Settings, dir: PathBuf) -> Result<LocalRuntime> {
+    let bins = Binaries::find(
+        settings.pg_bindir.as_deref(),
+        settings.haproxy_bin.as_deref(),
+    )?;
+    let user = ServiceUser::resolve(&settings.os_user)?;
+    Ok(LocalRuntime::new(dir, bins, user))
+}
+
+fn runtime_for(
+    kind: RuntimeKind,
+    settings: &Settings,
+    dir: PathBuf,
+) -> Result<Box<dyn ClusterRuntime>> {
+    match kind {
+        RuntimeKind::Local => Ok(Box::new(local_runtime(settings, dir)?)),
+        RuntimeKind::Docker => Err(RuntimeError::new(
+            "this build has no Docker runtime yet: use --runtime local",
+        )),
+    }
+}
+
+fn choose_runtime(choice: RuntimeChoice) -> Result<RuntimeKind> {
+    match choice {
+        // Until the Docker runtime lands, `auto` means local processes.
+        RuntimeChoice::Auto | RuntimeChoice::Local => Ok(RuntimeKind::Local),
+        RuntimeChoice::Docker => Ok(RuntimeKind::Docker),
+    }
+}
+
+/// Loads an existing cluster's record with its runtime, or says how to make one.
+fn open(name: &NameFlag) -> Result<(Settings, PathBuf, ClusterRecord, Box<dyn ClusterRuntime>)> {
+    let settings = load_settings(name)?;
+    let dir = cluster_dir(&data_root(&settings), &settings.name);
+    let record = ClusterRecord::load(&dir)?.ok_or_else(|| {
+        RuntimeError::new(format!(
+            "no cluster named {:?}: start one with `replica-lab up{}`",
+            settings.name,
+            if settings.name == "default" {
+                String::new()
+            } else {
+                format!(" --name {}", settings.name)
+            }
+        ))
+    })?;
+    let rt = runtime_for(record.runtime, &record.settings, dir.clone())?;
+    Ok((settings, dir, record, rt))
+}
+
+/// Every address a new local cluster will bind must be free, checked before anything starts.
+fn check_ports(topo: &Topology, local_nodes: bool) -> Result<()> {
+    let mut wanted = vec![
+        (topo.endpoints.write, "write endpoint", "--write-port"),
+        (topo.endpoints.read, "read endpoint", "--read-port"),
+        (topo.endpoints.stats, "stats page", "--stats-port"),
+    ];
+    if local_nodes {
+        wanted.extend(
+            topo.nodes
+                .iter()
+                .map(|n| (n.socket_addr(), "node", "--node-port")),
+        );
+    }
+    for (addr, what, flag) in wanted {
+        if port_in_use(addr) {
+            let holder = port_holder(addr.port())
+                .map(|h| format!(" by {h}"))
+                .unwrap_or_default();
+            return Err(RuntimeError::new(format!(
+                "port {} ({what} {addr}) is in use{holder}: free it, or choose another with {flag}",
+                addr.port()
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn up(flags: &UpFlags) -> Result<()> {
+    let settings = load_settings(flags)?;
+    let root = data_root(&settings);
+    let _lock = ClusterLock::acquire(&root, &settings.name)?;
+    let dir = cluster_dir(&root, &settings.name);
+    let started = Instant::now();
+    if let Some(record) = ClusterRecord::load(&dir)? {
+        let rt = runtime_for(record.runtime, &record.settings, dir.clone())?;
+        let cluster = Cluster {
+            rt: rt.as_ref(),
+            dir: dir.clone(),
+            record,
+            report: &print_progress,
+        };
+        let restarted = cluster.recover().await?;
+        if !restarted.is_empty() {
+            eprintln!(
+                "cluster {} was not fully running; restarted {}",
+                settings.name,
+                restarted.join(", ")
+            );
+        }
+        print_ready(&cluster.topology(), rt.kind(), started);
+        return Ok(());
+    }
+    let kind = choose_runtime(settings.runtime)?;
+    let rt = runtime_for(kind, &settings, dir.clone())?;
+    let addressing = detect_addressing(settings.node_base);
+    let record = ClusterRecord {
+        runtime: kind,
+        addressing,
+        nodes: (1..=settings.replicas + 1).collect(),
+        settings: settings.clone(),
+    };
+    let topo = record.topology();
+    check_ports(&topo, kind == RuntimeKind::Local)?;
+    eprintln!(
+        "starting cluster {} ({kind} runtime, {} replicas)",
+        settings.name, settings.replicas
+    );
+    let cluster = Cluster {
+        rt: rt.as_ref(),
+        dir: dir.clone(),
+        record,
+        report: &print_progress,
+    };
+    if let Err(e) = cluster.create().await {
+        // Leave nothing running and no half-made cluster for the next `up` to trip over.
+        let _ = rt.destroy(false).await;
+        return Err(RuntimeError::new(format!("{e} (nothing was left running)")));
+    }
+    print_ready(&topo, kind, started);
+    Ok(())
+}
+
+fn print_ready(topo: &Topology, kind: RuntimeKind, started: Instant) {
+    let c = &topo.credentials;
+    let url = |addr: std::net::SocketAddr| {
+        format!(
+            "postgresql://{}:{}@{addr}/{}",
+            c.user, c.password, c.database
+        )
+    };
+    println!(
+        "cluster {} is ready ({kind} runtime, {} nodes) in {:.1} s\n  write  {}\n  read   {}\n  stats  http://{}/",
+        topo.cluster,
+        topo.nodes.len(),
+        started.elapsed().as_secs_f64(),
+        url(topo.endpoints.write),
+        url(topo.endpoints.read),
+        topo.endpoints.stats
+    );
+}
+
+async fn down(name: &NameFlag, keep_data: bool) -> Result<()> {
+    let settings = load_settings(name)?;
+    let root = data_root(&settings);
+    let _lock = ClusterLock::acquire(&root, &settings.name)?;
+    let dir = cluster_dir(&root, &settings.name);
+    if !dir.exists() {
+        println!("no cluster named {:?}: nothing to do", settings.name);
+        return Ok(());
+    }
+    let (kind, rt_settings) = match ClusterRecord::load(&dir) {
+        Ok(Some(r)) => (r.runtime, r.settings),
+        // A run that died before writing its record, or a damaged record: sweep locally.
+        _ => (RuntimeKind::Local, settings.clone()),
+    };
+    let rt = runtime_for(kind, &rt_settings, dir.clone())?;
+    rt.destroy(keep_data).await?;
+    if keep_data {
+        println!(
+            "cluster {} stopped; its data stays in {}",
+            settings.name,
+            dir.display()
+        );
+    } else {
+        println!("cluster {} removed", settings.name);
+    }
+    Ok(())
+}
+
+async fn status(name: &NameFlag, json: bool) -> Result<()> {
+    let (_, _, record, rt) = open(name)?;
+    let status = cluster_status(rt.as_ref(), &record.topology()).await;
+    if json {
+        let text = serde_json::to_string(&status).map_err(|e| RuntimeError::new(e.to_string()))?;
+        println!("{text}");
+    } else {
+        print!("{}", status_table(&status));
+    }
+    Ok(())
+}
+
+pub fn status_table(s: &ClusterStatus) -> String {
+    let mut out = format!(
+        "cluster {} ({} runtime)  write {}  read {}  stats http://{}/\n\n{:<6} {:<8} {:<12} {}\n",
+        s.name,
+        s.runtime,
+        s.endpoints.write,
+        s.endpoints.read,
+        s.endpoints.stats,
+        "NODE",
+        "ROLE",
+        "STATE",
+        "ADDRESS"
+    );
+    for n in &s.nodes {
+        let role = serde_json::to_value(n.role)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        let state = serde_json::to_value(n.state)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{:<6} {:<8} {:<12} {}:{}\n",
+            n.name, role, state, n.address, n.port
+        ));
+    }
+    if !s.haproxy.is_empty() {
+        out.push_str(&format!(
+            "\n{:<8} {:<6} {:<10} {:>8} {:>8}\n",
+            "BACKEND", "SERVER", "STATUS", "SESSIONS", "TOTAL"
+        ));
+        for h in &s.haproxy {
+            out.push_str(&format!(
+                "{:<8} {:<6} {:<10} {:>8} {:>8}\n",
+                h.backend, h.server, h.status, h.current_sessions, h.total_sessions
+            ));
+        }
+    }
+    out
+}
+
+async fn scale(name: &NameFlag, replicas: u8) -> Result<()> {
+    if !(MIN_REPLICAS..=MAX_REPLICAS).contains(&replicas) {
+        return Err(RuntimeError::new(format!(
+            "replica count {replicas} is out of range: choose {MIN_REPLICAS} to {MAX_REPLICAS}"
+        )));
+    }
+    let (settings, dir, record, rt) = open(name)?;
+    let _lock = ClusterLock::acquire(&data_root(&settings), &settings.name)?;
+    // Re-read under the lock: another command may have changed the cluster meanwhile.
+    let record = ClusterRecord::load(&dir)?.unwrap_or(record);
+    if rt.kind() == RuntimeKind::Local {
+        check_new_node_ports(&record, replicas)?;
+    }
+    let mut cluster = Cluster {
+        rt: rt.as_ref(),
+        dir,
+        record,
+        report: &print_progress,
+    };
+    cluster.scale(replicas).await?;
+    println!("cluster {} has {replicas} replicas", settings.name);
+    Ok(())
+}
+
+/// New local nodes need their addresses free, checked before anything is cloned.
+fn check_new_node_ports(record: &ClusterRecord, replicas: u8) -> Result<()> {
+    let mut topo = record.topology();
+    let wanted = usize::from(replicas) + 1;
+    while topo.nodes.len() < wanted {
+        let i = topo.free_index();
+        topo.nodes.push(crate::cluster::topology::node_spec(
+            &record.settings,
+            record.addressing,
+            i,
+        ));
+    }
+    for n in topo
+        .nodes
+        .iter()
+        .filter(|n| !record.nodes.contains(&n.index))
+    {
+        if port_in_use(n.socket_addr()) {
+            return Err(RuntimeError::new(format!(
+                "address {} for the new node {} is in use: free it first",
+                n.socket_addr(),
+                n.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn node_op(name: &NameFlag, op: NodeOp, node: &str) -> Result<()> {
+    let (settings, dir, record, rt) = open(name)?;
+    let _lock = ClusterLock::acquire(&data_root(&settings), &settings.name)?;
+    let cluster = Cluster {
+        rt: rt.as_ref(),
+        dir,
+        record,
+        report: &print_progress,
+    };
+    cluster.node_op(op, node).await?;
+    let verb = serde_json::to_value(op)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    println!("{node}: {verb} done");
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! replica-lab: a PostgreSQL streaming-replication cluster to learn on, and the tools around it.
+
+pub mod cli;
+pub mod cluster;
+pub mod commands;
+pub mod doctor;
+pub mod runtime;
+pub mod settings;

@@ -1,0 +1,625 @@
+//! Nodes as local processes: one data folder per node under the cluster folder, each server on
+//! its own loopback address, HAProxy as a daemon with its runtime API on a unix socket.
+
+use std::ffi::OsStr;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use nix::sys::signal::Signal;
+use nix::unistd::{Gid, Uid, User};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+
+use super::binaries::Binaries;
+use super::process::{pid_state, postmaster_pid, processes_under, signal_tree, wait_gone};
+use super::{ClusterRuntime, NodeSignal, ProcState, Result, RuntimeError, RuntimeKind};
+use crate::cluster::admin::Admin;
+use crate::cluster::haproxy::{self, ProxyEnv, ProxyServer};
+use crate::cluster::pgconf::{self, NODE_CONF, NodeConf, STANDBY_SIGNAL};
+use crate::cluster::topology::{NodeAddressing, NodeSpec, Topology};
+
+/// The account servers run as: PostgreSQL refuses to run as root.
+#[derive(Clone, Debug)]
+pub struct ServiceUser {
+    pub name: String,
+    pub uid: Uid,
+    pub gid: Gid,
+    pub home: PathBuf,
+}
+
+impl ServiceUser {
+    /// `None` when replica-lab does not run as root (servers then run as the caller).
+    pub fn resolve(name: &str) -> Result<Option<ServiceUser>> {
+        if !Uid::effective().is_root() {
+            return Ok(None);
+        }
+        match User::from_name(name) {
+            Ok(Some(u)) => Ok(Some(ServiceUser {
+                name: u.name,
+                uid: u.uid,
+                gid: u.gid,
+                home: u.dir,
+            })),
+            _ => Err(RuntimeError::new(format!(
+                "running as root, but the unprivileged user {name:?} that PostgreSQL must run as does not exist: \
+                 create it (useradd --system --create-home {name}) or name another with REPLICA_LAB_OS_USER"
+            ))),
+        }
+    }
+}
+
+/// Whether the OS lets a process bind addresses other than 127.0.0.1 (Linux does, macOS
+/// only for configured aliases).
+pub fn detect_addressing(base: Ipv4Addr) -> NodeAddressing {
+    let probe = Ipv4Addr::from(u32::from(base) + 1);
+    match std::net::TcpListener::bind((probe, 0)) {
+        Ok(_) => NodeAddressing::LoopbackAliases,
+        Err(_) => NodeAddressing::DistinctPorts,
+    }
+}
+
+pub struct LocalRuntime {
+    dir: PathBuf,
+    bins: Binaries,
+    user: Option<ServiceUser>,
+}
+
+impl LocalRuntime {
+    pub fn new(cluster_dir: PathBuf, bins: Binaries, user: Option<ServiceUser>) -> Self {
+        LocalRuntime {
+            dir: cluster_dir,
+            bins,
+            user,
+        }
+    }
+
+    fn node_dir(&self, node: &NodeSpec) -> PathBuf {
+        self.dir.join(&node.name)
+    }
+
+    fn data_dir(&self, node: &NodeSpec) -> PathBuf {
+        self.node_dir(node).join("data")
+    }
+
+    fn socket_dir(&self, node: &NodeSpec) -> PathBuf {
+        self.node_dir(node).join("run")
+    }
+
+    fn proxy_dir(&self) -> PathBuf {
+        self.dir.join("haproxy")
+    }
+
+    fn proxy_file(&self, name: &str) -> PathBuf {
+        self.proxy_dir().join(name)
+    }
+
+    /// A command that runs as the service user, in a folder that user can read, with no
+    /// inherited libpq settings that could point it elsewhere.
+    fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.current_dir(&self.dir);
+        for var in [
+            "PGHOST",
+            "PGPORT",
+            "PGDATA",
+            "PGUSER",
+            "PGDATABASE",
+            "PGSERVICE",
+            "PGOPTIONS",
+            "PGPASSWORD",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.env("PGPASSFILE", "/dev/null");
+        if let Some(u) = &self.user {
+            cmd.uid(u.uid.as_raw())
+                .gid(u.gid.as_raw())
+                .env("HOME", &u.home);
+        }
+        cmd.stdin(std::process::Stdio::null());
+        cmd.kill_on_drop(false);
+        cmd
+    }
+
+    async fn run(&self, what: &str, cmd: &mut Command) -> Result<Output> {
+        let out = cmd
+            .output()
+            .await
+            .map_err(|e| RuntimeError::new(format!("{what}: cannot run: {e}")))?;
+        if out.status.success() {
+            Ok(out)
+        } else {
+            Err(RuntimeError::new(format!(
+                "{what} failed: {}",
+                last_lines(&out)
+            )))
+        }
+    }
+
+    /// Creates a folder owned by the service user.
+    fn make_owned_dir(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| RuntimeError::new(format!("cannot create {}: {e}", dir.display())))?;
+        self.chown(dir)
+    }
+
+    fn write_owned(&self, path: &Path, contents: &str) -> Result<()> {
+        std::fs::write(path, contents)
+            .map_err(|e| RuntimeError::new(format!("cannot write {}: {e}", path.display())))?;
+        self.chown(path)
+    }
+
+    fn chown(&self, path: &Path) -> Result<()> {
+        if let Some(u) = &self.user {
+            nix::unistd::chown(path, Some(u.uid), Some(u.gid)).map_err(|e| {
+                RuntimeError::new(format!("cannot hand {} to {}: {e}", path.display(), u.name))
+            })?;
+        }
+        Ok(())
+    }
+
+    fn haproxy_pid(&self) -> Option<i32> {
+        let text = std::fs::read_to_string(self.proxy_file("haproxy.pid")).ok()?;
+        let pid = text.lines().next()?.trim().parse().ok()?;
+        pid_state(pid).map(|_| pid)
+    }
+
+    /// Every HAProxy process of this cluster, including old ones still serving sessions
+    /// from before a reload.
+    fn haproxy_pids(&self) -> Vec<i32> {
+        let cfg = self.proxy_file("haproxy.cfg");
+        let mut pids = processes_under(&self.proxy_dir());
+        pids.extend(self.haproxy_pid());
+        pids.sort_unstable();
+        pids.dedup();
+        pids.retain(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .map(|b| String::from_utf8_lossy(&b).contains(&*cfg.to_string_lossy()))
+                .unwrap_or(true)
+        });
+        pids
+    }
+
+    async fn check_proxy_config(&self, cfg_path: &Path) -> Result<()> {
+        self.run(
+            "checking the HAProxy configuration",
+            self.command(&self.bins.haproxy)
+                .arg("-c")
+                .arg("-q")
+                .arg("-f")
+                .arg(cfg_path),
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
+fn last_lines(out: &Output) -> String {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = lines[lines.len().saturating_sub(3)..].join(" | ");
+    if tail.is_empty() {
+        format!("exit status {}", out.status)
+    } else {
+        tail
+    }
+}
+
+#[async_trait]
+impl ClusterRuntime for LocalRuntime {
+    fn kind(&self) -> RuntimeKind {
+        RuntimeKind::Local
+    }
+
+    fn client_addr(&self, node: &NodeSpec) -> SocketAddr {
+        node.socket_addr()
+    }
+
+    fn node_conf(&self, node: &NodeSpec) -> NodeConf {
+        NodeConf::for_node(
+            node,
+            node.host.to_string(),
+            self.socket_dir(node).to_string_lossy().into_owned(),
+        )
+    }
+
+    async fn prepare(&self, _topo: &Topology) -> Result<()> {
+        self.make_owned_dir(&self.dir)?;
+        self.make_owned_dir(&self.proxy_dir())
+    }
+
+    async fn init_primary(&self, node: &NodeSpec, topo: &Topology) -> Result<()> {
+        let data = self.data_dir(node);
+        self.make_owned_dir(&self.node_dir(node))?;
+        self.make_owned_dir(&self.socket_dir(node))?;
+        self.run(
+            &format!("initdb for {}", node.name),
+            self.command(self.bins.pg("initdb"))
+                .arg("-D")
+                .arg(&data)
+                .args([
+                    "-U",
+                    "postgres",
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                ])
+                .args([
+                    "-E",
+                    "UTF8",
+                    "--no-locale",
+                    "--no-sync",
+                    "--no-instructions",
+                ]),
+        )
+        .await?;
+        let conf_path = data.join("postgresql.conf");
+        let mut conf = std::fs::read_to_string(&conf_path)
+            .map_err(|e| RuntimeError::new(format!("cannot read {}: {e}", conf_path.display())))?;
+        conf.push_str(&pgconf::shared_conf());
+        self.write_owned(&conf_path, &conf)?;
+        self.write_owned(
+            &data.join("pg_hba.conf"),
+            &pgconf::hba_conf(&topo.credentials, "127.0.0.0/8"),
+        )?;
+        let node_conf = self.node_conf(node).render(&topo.credentials);
+        self.configure_node(node, &node_conf, false).await
+    }
+
+    async fn bootstrap_session(&self, node: &NodeSpec) -> Result<Admin> {
+        Ok(Admin::socket(&self.socket_dir(node), node.port).await?)
+    }
+
+    async fn clone_replica(
+        &self,
+        node: &NodeSpec,
+        primary: &NodeSpec,
+        topo: &Topology,
+    ) -> Result<()> {
+        let data = self.data_dir(node);
+        self.make_owned_dir(&self.node_dir(node))?;
+        self.make_owned_dir(&self.socket_dir(node))?;
+        if data.exists() {
+            std::fs::remove_dir_all(&data)
+                .map_err(|e| RuntimeError::new(format!("cannot clear {}: {e}", data.display())))?;
+        }
+        self.run(
+            &format!("pg_basebackup for {}", node.name),
+            self.command(self.bins.pg("pg_basebackup"))
+                .arg("-D")
+                .arg(&data)
+                .args([
+                    "-h",
+                    &primary.host.to_string(),
+                    "-p",
+                    &primary.port.to_string(),
+                ])
+                .args(["-U", &topo.credentials.replication_user, "-w"])
+                .args([
+                    "-X",
+                    "stream",
+                    "-c",
+                    "fast",
+                    "--no-sync",
+                    "-S",
+                    &node.slot_name(),
+                ])
+                .env("PGPASSWORD", &topo.credentials.replication_password)
+                .env("PGAPPNAME", format!("{}-clone", node.name)),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn rewind(&self, node: &NodeSpec, primary: &NodeSpec, topo: &Topology) -> Result<()> {
+        let creds = &topo.credentials;
+        let source = format!(
+            "host={} port={} user={} password={} dbname=postgres",
+            primary.host,
+            primary.port,
+            pgconf::conninfo_quote(&creds.user),
+            pgconf::conninfo_quote(&creds.password)
+        );
+        self.run(
+            &format!("pg_rewind of {} from {}", node.name, primary.name),
+            self.command(self.bins.pg("pg_rewind"))
+                .arg("-D")
+                .arg(self.data_dir(node))
+                .arg(format!("--source-server={source}"))
+                .arg("--no-sync"),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn configure_node(&self, node: &NodeSpec, conf: &str, standby: bool) -> Result<()> {
+        let data = self.data_dir(node);
+        self.write_owned(&data.join(NODE_CONF), conf)?;
+        let signal = data.join(STANDBY_SIGNAL);
+        if standby {
+            self.write_owned(&signal, "")
+        } else {
+            match std::fs::remove_file(&signal) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(RuntimeError::new(format!(
+                    "cannot remove {}: {e}",
+                    signal.display()
+                ))),
+            }
+        }
+    }
+
+    async fn is_standby(&self, node: &NodeSpec) -> Result<bool> {
+        Ok(self.data_dir(node).join(STANDBY_SIGNAL).exists())
+    }
+
+    async fn reload_node(&self, node: &NodeSpec) -> Result<()> {
+        match postmaster_pid(&self.data_dir(node)) {
+            Some(pid) => nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGHUP)
+                .map_err(|e| RuntimeError::new(format!("cannot signal {}: {e}", node.name))),
+            None => Ok(()),
+        }
+    }
+
+    async fn start_node(&self, node: &NodeSpec) -> Result<()> {
+        let node_dir = self.node_dir(node);
+        self.run(
+            &format!("starting {}", node.name),
+            self.command(self.bins.pg("pg_ctl"))
+                .arg("-D")
+                .arg(self.data_dir(node))
+                .arg("-l")
+                .arg(node_dir.join("postgres.log"))
+                .args(["-w", "-t", "120", "start"]),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            RuntimeError::new(format!(
+                "{e} (server log: {})",
+                node_dir.join("postgres.log").display()
+            ))
+        })
+    }
+
+    async fn stop_node(&self, node: &NodeSpec) -> Result<()> {
+        let data = self.data_dir(node);
+        if let Some(pid) = postmaster_pid(&data) {
+            // A frozen server cannot act on the shutdown request.
+            let _ = signal_tree(pid, Signal::SIGCONT);
+        } else {
+            return Ok(());
+        }
+        self.run(
+            &format!("stopping {}", node.name),
+            self.command(self.bins.pg("pg_ctl"))
+                .arg("-D")
+                .arg(&data)
+                .args(["-m", "fast", "-w", "-t", "60", "stop"]),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn signal_node(&self, node: &NodeSpec, signal: NodeSignal) -> Result<()> {
+        let Some(pid) = postmaster_pid(&self.data_dir(node)) else {
+            return Err(RuntimeError::new(format!(
+                "{} is not running: start it with `replica-lab node start {}`",
+                node.name, node.name
+            )));
+        };
+        let sig = match signal {
+            NodeSignal::Kill => Signal::SIGKILL,
+            NodeSignal::Pause => Signal::SIGSTOP,
+            NodeSignal::Resume => Signal::SIGCONT,
+        };
+        signal_tree(pid, sig)
+            .map_err(|e| RuntimeError::new(format!("cannot signal {}: {e}", node.name)))?;
+        if signal == NodeSignal::Kill && !wait_gone(pid, Duration::from_secs(5)).await {
+            return Err(RuntimeError::new(format!(
+                "{} (pid {pid}) was killed but has not exited after 5 s",
+                node.name
+            )));
+        }
+        Ok(())
+    }
+
+    async fn node_state(&self, node: &NodeSpec) -> Result<Option<ProcState>> {
+        let data = self.data_dir(node);
+        if !data.join("PG_VERSION").exists() {
+            return Ok(None);
+        }
+        Ok(Some(
+            postmaster_pid(&data)
+                .and_then(pid_state)
+                .unwrap_or(ProcState::Stopped),
+        ))
+    }
+
+    async fn remove_node(&self, node: &NodeSpec) -> Result<()> {
+        let data = self.data_dir(node);
+        if let Some(pid) = postmaster_pid(&data) {
+            let _ = signal_tree(pid, Signal::SIGKILL);
+        }
+        for pid in processes_under(&self.node_dir(node)) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        let dir = self.node_dir(node);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(RuntimeError::new(format!(
+                "cannot remove {}: {e}",
+                dir.display()
+            ))),
+        }
+    }
+
+    fn proxy_target(&self, node: &NodeSpec) -> String {
+        node.socket_addr().to_string()
+    }
+
+    fn proxy_config(&self, topo: &Topology) -> String {
+        let servers: Vec<ProxyServer> = topo
+            .nodes
+            .iter()
+            .map(|n| ProxyServer {
+                name: n.name.clone(),
+                target: self.proxy_target(n),
+            })
+            .collect();
+        let env = ProxyEnv {
+            api_socket: self
+                .proxy_file("haproxy.sock")
+                .to_string_lossy()
+                .into_owned(),
+            state_file: self
+                .proxy_file("server-state")
+                .to_string_lossy()
+                .into_owned(),
+            dns: None,
+        };
+        haproxy::render(
+            &topo.endpoints,
+            &servers,
+            &topo.credentials.check_user,
+            &env,
+        )
+    }
+
+    async fn apply_proxy(&self, config: &str) -> Result<()> {
+        let cfg = self.proxy_file("haproxy.cfg");
+        let next = self.proxy_file("haproxy.cfg.next");
+        self.write_owned(&next, config)?;
+        self.check_proxy_config(&next).await?;
+        std::fs::rename(&next, &cfg)
+            .map_err(|e| RuntimeError::new(format!("cannot install {}: {e}", cfg.display())))?;
+        let mut cmd = self.command(&self.bins.haproxy);
+        cmd.arg("-D")
+            .arg("-f")
+            .arg(&cfg)
+            .arg("-p")
+            .arg(self.proxy_file("haproxy.pid"));
+        let running = self.haproxy_pid();
+        if let Some(old) = running {
+            // Keep health states across the reload: a fresh process would assume every server
+            // UP until its first checks, sending writes to a standby for a moment.
+            let state = self.proxy_api("show servers state").await?;
+            self.write_owned(&self.proxy_file("server-state"), &state)?;
+            cmd.arg("-x")
+                .arg(self.proxy_file("haproxy.sock"))
+                .arg("-sf")
+                .arg(old.to_string());
+        } else {
+            let _ = std::fs::remove_file(self.proxy_file("server-state"));
+        }
+        let what = if running.is_some() {
+            "reloading HAProxy"
+        } else {
+            "starting HAProxy"
+        };
+        self.run(what, &mut cmd).await.map(|_| ())
+    }
+
+    async fn proxy_api(&self, command: &str) -> Result<String> {
+        let path = self.proxy_file("haproxy.sock");
+        let io = async {
+            let mut stream = tokio::net::UnixStream::connect(&path).await?;
+            stream.write_all(format!("{command}\n").as_bytes()).await?;
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).await?;
+            Ok::<_, std::io::Error>(answer)
+        };
+        match tokio::time::timeout(Duration::from_secs(3), io).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(e)) => Err(RuntimeError::new(format!(
+                "HAProxy's runtime API at {} does not answer: {e}",
+                path.display()
+            ))),
+            Err(_) => Err(RuntimeError::new(
+                "HAProxy's runtime API did not answer within 3 s",
+            )),
+        }
+    }
+
+    async fn proxy_running(&self) -> Result<bool> {
+        Ok(self.haproxy_pid().is_some())
+    }
+
+    async fn destroy(&self, keep_data: bool) -> Result<()> {
+        for pid in self.haproxy_pids() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM);
+        }
+        let nodes: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.join("data").is_dir())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let stops = nodes.iter().map(|node_dir| async move {
+            let data = node_dir.join("data");
+            let Some(pid) = postmaster_pid(&data) else {
+                return;
+            };
+            let _ = signal_tree(pid, Signal::SIGCONT);
+            let mode = if keep_data { "fast" } else { "immediate" };
+            let _ = self
+                .command(self.bins.pg("pg_ctl"))
+                .arg("-D")
+                .arg(&data)
+                .args(["-m", mode, "-w", "-t", "30", "stop"])
+                .output()
+                .await;
+        });
+        futures::future::join_all(stops).await;
+        // Whatever survived (a crashed run's orphans, a wedged server) is killed outright.
+        for pid in processes_under(&self.dir) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        for pid in self.haproxy_pids() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        if !keep_data {
+            match std::fs::remove_dir_all(&self.dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(RuntimeError::new(format!(
+                        "cannot remove {}: {e}",
+                        self.dir.display()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether binding `addr` fails because something holds it (also a wildcard listener).
+pub fn port_in_use(addr: SocketAddr) -> bool {
+    matches!(
+        std::net::TcpListener::bind(addr),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse
+    )
+}
+
+/// Who holds a TCP port, when the OS tells (Linux: `ss`).
+pub fn port_holder(port: u16) -> Option<String> {
+    let out = std::process::Command::new("ss")
+        .args(["-Hltnp", &format!("sport = :{port}")])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let users = text.split("users:((").nth(1)?;
+    let name = users.split('"').nth(1)?;
+    Some(name.to_string())
+}

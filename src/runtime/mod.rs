@@ -1,0 +1,144 @@
+//! Where nodes run. The cluster logic in `cluster::ops` drives a runtime through these
+//! primitives only, so every runtime bootstraps, clones, promotes and rewinds the same way.
+
+pub mod binaries;
+pub mod local;
+pub mod process;
+
+use std::net::SocketAddr;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::admin::Admin;
+use crate::cluster::pgconf::NodeConf;
+use crate::cluster::topology::{NodeSpec, Topology};
+
+pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeKind {
+    Local,
+    Docker,
+}
+
+impl std::fmt::Display for RuntimeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RuntimeKind::Local => "local",
+            RuntimeKind::Docker => "docker",
+        })
+    }
+}
+
+/// What the operating system says about a node's server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProcState {
+    Running,
+    /// Frozen with SIGSTOP (or `docker pause`).
+    Paused,
+    Stopped,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeSignal {
+    Kill,
+    Pause,
+    Resume,
+}
+
+/// A failure with its cause and, where one is known, the fix.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct RuntimeError {
+    pub message: String,
+}
+
+impl RuntimeError {
+    pub fn new(message: impl Into<String>) -> Self {
+        RuntimeError {
+            message: message.into(),
+        }
+    }
+}
+
+impl From<crate::cluster::admin::AdminError> for RuntimeError {
+    fn from(e: crate::cluster::admin::AdminError) -> Self {
+        RuntimeError::new(e.to_string())
+    }
+}
+
+/// Everything that differs between processes and containers.
+#[async_trait]
+pub trait ClusterRuntime: Send + Sync {
+    fn kind(&self) -> RuntimeKind;
+
+    /// Where replica-lab itself connects to a node.
+    fn client_addr(&self, node: &NodeSpec) -> SocketAddr;
+
+    /// The per-node settings file for `node`, before any upstream is added.
+    fn node_conf(&self, node: &NodeSpec) -> NodeConf;
+
+    /// Creates what the cluster needs before any node (folders, networks).
+    async fn prepare(&self, topo: &Topology) -> Result<()>;
+
+    /// `initdb` plus the shared configuration; the server is not started.
+    async fn init_primary(&self, node: &NodeSpec, topo: &Topology) -> Result<()>;
+
+    /// A superuser session over a private channel, for bootstrapping roles before any
+    /// password exists.
+    async fn bootstrap_session(&self, node: &NodeSpec) -> Result<Admin>;
+
+    /// `pg_basebackup` from `primary` through the slot named after `node`.
+    async fn clone_replica(
+        &self,
+        node: &NodeSpec,
+        primary: &NodeSpec,
+        topo: &Topology,
+    ) -> Result<()>;
+
+    /// `pg_rewind` of a stopped node against the running `primary`.
+    async fn rewind(&self, node: &NodeSpec, primary: &NodeSpec, topo: &Topology) -> Result<()>;
+
+    /// Writes the per-node settings and makes the node a standby or not.
+    async fn configure_node(&self, node: &NodeSpec, conf: &str, standby: bool) -> Result<()>;
+
+    /// Whether the node's data says it starts as a standby.
+    async fn is_standby(&self, node: &NodeSpec) -> Result<bool>;
+
+    /// Makes a running server re-read its configuration.
+    async fn reload_node(&self, node: &NodeSpec) -> Result<()>;
+
+    /// Starts the server and returns once it accepts connections.
+    async fn start_node(&self, node: &NodeSpec) -> Result<()>;
+
+    /// A fast shutdown (sessions are ended, the server stops cleanly).
+    async fn stop_node(&self, node: &NodeSpec) -> Result<()>;
+
+    async fn signal_node(&self, node: &NodeSpec, signal: NodeSignal) -> Result<()>;
+
+    /// `None` when the node has no data at all.
+    async fn node_state(&self, node: &NodeSpec) -> Result<Option<ProcState>>;
+
+    /// Stops the node if needed and deletes its data.
+    async fn remove_node(&self, node: &NodeSpec) -> Result<()>;
+
+    /// How HAProxy reaches the node: `host:port`.
+    fn proxy_target(&self, node: &NodeSpec) -> String;
+
+    /// The HAProxy config for this runtime's paths and name resolution.
+    fn proxy_config(&self, topo: &Topology) -> String;
+
+    /// Starts HAProxy, or reloads it without dropping established sessions when it runs.
+    async fn apply_proxy(&self, config: &str) -> Result<()>;
+
+    /// One command on HAProxy's runtime API; returns its answer.
+    async fn proxy_api(&self, command: &str) -> Result<String>;
+
+    async fn proxy_running(&self) -> Result<bool>;
+
+    /// Stops everything of the cluster; removes its data unless `keep_data`.
+    async fn destroy(&self, keep_data: bool) -> Result<()>;
+}

@@ -1,0 +1,348 @@
+//! Settings, layered: built-in defaults < the config file < `REPLICA_LAB_*` environment
+//! variables < command-line flags.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::topology::{Credentials, MAX_REPLICAS, MIN_REPLICAS};
+
+pub const ENV_PREFIX: &str = "REPLICA_LAB_";
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeChoice {
+    /// Docker when an engine answers, else local processes.
+    #[default]
+    Auto,
+    Local,
+    Docker,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// The cluster's name: one folder of state, one set of ports.
+    pub name: String,
+    pub runtime: RuntimeChoice,
+    pub replicas: u8,
+    pub user: String,
+    pub password: String,
+    pub database: String,
+    pub replication_user: String,
+    pub replication_password: String,
+    pub check_user: String,
+    /// Where the endpoints listen. Loopback unless the user asks otherwise.
+    pub bind_host: IpAddr,
+    pub write_port: u16,
+    pub read_port: u16,
+    pub stats_port: u16,
+    /// Local nodes listen on `node_base + index` (127.0.0.11 for pg1 by default) at this port.
+    pub node_base: Ipv4Addr,
+    pub node_port: u16,
+    /// Overrides where cluster state lives.
+    pub data_dir: Option<PathBuf>,
+    /// Overrides where the PostgreSQL server binaries are found.
+    pub pg_bindir: Option<PathBuf>,
+    pub haproxy_bin: Option<PathBuf>,
+    /// The unprivileged account servers run as when replica-lab runs as root.
+    pub os_user: String,
+    pub postgres_image: String,
+    pub haproxy_image: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            name: "default".into(),
+            runtime: RuntimeChoice::Auto,
+            replicas: 3,
+            user: "myuser".into(),
+            password: "mypassword".into(),
+            database: "mydatabase".into(),
+            replication_user: "replicator".into(),
+            replication_password: "replicator-secret".into(),
+            check_user: "haproxy_check".into(),
+            bind_host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            write_port: 5435,
+            read_port: 5436,
+            stats_port: 8404,
+            node_base: Ipv4Addr::new(127, 0, 0, 10),
+            node_port: 5432,
+            data_dir: None,
+            pg_bindir: None,
+            haproxy_bin: None,
+            os_user: "postgres".into(),
+            postgres_image: "postgres:17".into(),
+            haproxy_image: "haproxy:3.2".into(),
+        }
+    }
+}
+
+/// Why settings could not be used; each message says what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("invalid settings: {0}")]
+    Parse(String),
+    #[error("replica count {0} is out of range: choose {MIN_REPLICAS} to {MAX_REPLICAS}")]
+    ReplicaCount(u8),
+    #[error(
+        "cluster name {0:?} is not usable: use 1 to 32 lowercase letters, digits or '-', starting with a letter"
+    )]
+    Name(String),
+    #[error("ports {0} are used twice: give the write, read, stats and node ports distinct values")]
+    PortClash(String),
+}
+
+impl Settings {
+    /// Defaults, then `file` if it exists, then the environment, then `overrides`
+    /// (typically the command-line flags that were given, serialised with `None`s skipped).
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &impl Serialize,
+    ) -> Result<Settings, SettingsError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file(file));
+        }
+        // Read from the given pairs rather than the process environment, so tests can
+        // check precedence without touching global state.
+        let pairs: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
+        figment = figment.merge(EnvPairs { pairs });
+        let settings: Settings = figment
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| SettingsError::Parse(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if !(MIN_REPLICAS..=MAX_REPLICAS).contains(&self.replicas) {
+            return Err(SettingsError::ReplicaCount(self.replicas));
+        }
+        validate_name(&self.name)?;
+        let ports = [self.write_port, self.read_port, self.stats_port];
+        let mut clashes: Vec<String> = Vec::new();
+        for (i, p) in ports.iter().enumerate() {
+            if ports[i + 1..].contains(p) {
+                clashes.push(p.to_string());
+            }
+        }
+        if !clashes.is_empty() {
+            return Err(SettingsError::PortClash(clashes.join(", ")));
+        }
+        Ok(())
+    }
+
+    pub fn credentials(&self) -> Credentials {
+        Credentials {
+            user: self.user.clone(),
+            password: self.password.clone(),
+            database: self.database.clone(),
+            replication_user: self.replication_user.clone(),
+            replication_password: self.replication_password.clone(),
+            check_user: self.check_user.clone(),
+        }
+    }
+}
+
+pub fn validate_name(name: &str) -> Result<(), SettingsError> {
+    let ok = (1..=32).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(SettingsError::Name(name.to_string()))
+    }
+}
+
+/// The user's config file: `$XDG_CONFIG_HOME/replica-lab/config.toml` or the platform's equivalent.
+pub fn config_file() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "replica-lab")
+        .map(|d| d.config_dir().join("config.toml"))
+}
+
+/// Where clusters keep their state. Root's home is private, and the servers run as an
+/// unprivileged user who must reach their data, so root uses the system location.
+pub fn data_root(settings: &Settings) -> PathBuf {
+    if let Some(dir) = &settings.data_dir {
+        return dir.clone();
+    }
+    if nix::unistd::Uid::effective().is_root() {
+        return PathBuf::from("/var/lib/replica-lab");
+    }
+    directories::ProjectDirs::from("", "", "replica-lab")
+        .map(|d| d.data_dir().to_path_buf())
+        .unwrap_or_else(|| std::env::temp_dir().join("replica-lab"))
+}
+
+/// Like figment's `Env`, but over explicit pairs instead of the process environment.
+struct EnvPairs {
+    pairs: Vec<(String, String)>,
+}
+
+impl figment::Provider for EnvPairs {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::named("environment variable(s)")
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        let mut dict = figment::value::Dict::new();
+        for (key, value) in &self.pairs {
+            let Some(rest) = key.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if rest.is_empty() {
+                continue;
+            }
+            let parsed: figment::value::Value = value
+                .parse()
+                .unwrap_or_else(|_| figment::value::Value::from(value.clone()));
+            dict.insert(rest.to_lowercase(), parsed);
+        }
+        Ok(figment::Profile::Default.collect(dict))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize, Default)]
+    struct Flags {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        replicas: Option<u8>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        write_port: Option<u16>,
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_the_tutorials() {
+        let s = Settings::load(None, env(&[]), &Flags::default()).expect("defaults load");
+        assert_eq!(s, Settings::default());
+        assert_eq!(
+            (s.user.as_str(), s.password.as_str()),
+            ("myuser", "mypassword")
+        );
+        assert_eq!(s.database, "mydatabase");
+        assert_eq!(
+            (s.write_port, s.read_port, s.stats_port),
+            (5435, 5436, 8404)
+        );
+        assert!(s.bind_host.is_loopback());
+    }
+
+    #[test]
+    fn flags_beat_environment_beat_file_beat_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("config.toml");
+        std::fs::write(
+            &file,
+            "replicas = 2\nwrite_port = 6000\nstats_port = 9000\n",
+        )
+        .expect("write config");
+        let e = env(&[
+            ("REPLICA_LAB_WRITE_PORT", "7000"),
+            ("REPLICA_LAB_USER", "alice"),
+            ("OTHER_WRITE_PORT", "1"),
+        ]);
+        let flags = Flags {
+            write_port: Some(8000),
+            ..Flags::default()
+        };
+        let s = Settings::load(Some(&file), e, &flags).expect("layers load");
+        assert_eq!(s.write_port, 8000, "flag wins");
+        assert_eq!(s.user, "alice", "environment beats default");
+        assert_eq!(s.replicas, 2, "file beats default");
+        assert_eq!(s.stats_port, 9000, "file beats default");
+        assert_eq!(s.read_port, 5436, "default stays");
+
+        let s = Settings::load(
+            Some(&file),
+            env(&[("REPLICA_LAB_REPLICAS", "4")]),
+            &Flags::default(),
+        )
+        .expect("env over file");
+        assert_eq!(s.replicas, 4, "environment beats file");
+    }
+
+    #[test]
+    fn a_missing_file_is_just_defaults() {
+        let s = Settings::load(
+            Some(Path::new("/nonexistent/replica-lab.toml")),
+            env(&[]),
+            &Flags::default(),
+        )
+        .expect("missing file is fine");
+        assert_eq!(s.replicas, 3);
+    }
+
+    #[test]
+    fn bad_values_name_the_problem() {
+        let err = Settings::load(
+            None,
+            env(&[]),
+            &Flags {
+                replicas: Some(12),
+                ..Flags::default()
+            },
+        )
+        .expect_err("12 replicas");
+        assert!(err.to_string().contains("choose 1 to 9"), "{err}");
+
+        let err = Settings::load(
+            None,
+            env(&[("REPLICA_LAB_WRITE_PORT", "many")]),
+            &Flags::default(),
+        )
+        .expect_err("not a port");
+        assert!(err.to_string().contains("write_port"), "{err}");
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, "replcias = 2\n").expect("write config");
+        let err = Settings::load(Some(&file), env(&[]), &Flags::default()).expect_err("typo");
+        assert!(err.to_string().contains("replcias"), "{err}");
+
+        let err = Settings::load(
+            None,
+            env(&[]),
+            &Flags {
+                write_port: Some(8404),
+                ..Flags::default()
+            },
+        )
+        .expect_err("clash");
+        assert!(err.to_string().contains("8404"), "{err}");
+    }
+
+    #[test]
+    fn cluster_names_are_safe_for_paths_and_labels() {
+        for good in ["default", "lab-2", "a"] {
+            assert!(validate_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "Default", "2lab", "../x", "a b", &"x".repeat(33)] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+}
