@@ -135,6 +135,17 @@ impl Admin {
             let sql: String = row.get(0);
             self.exec("creating roles", &sql).await?;
         }
+        // HAProxy ends each check with a reset; without this every check logs a line.
+        let row = self
+            .client
+            .query_one(
+                "SELECT format('ALTER ROLE %I SET log_min_messages = fatal', $1::text)",
+                &[&creds.check_user],
+            )
+            .await
+            .map_err(|e| self.query_err("preparing roles", e))?;
+        let sql: String = row.get(0);
+        self.exec("quieting the check role", &sql).await?;
         let exists = self
             .client
             .query_opt(
@@ -203,6 +214,10 @@ impl Admin {
             .await
             .map_err(|e| self.query_err("reading pg_stat_replication", e))?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    pub async fn checkpoint(&self) -> Result<(), AdminError> {
+        self.exec("checkpoint", "CHECKPOINT").await
     }
 
     /// Promotes a standby and waits until it accepts writes.

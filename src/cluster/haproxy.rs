@@ -102,7 +102,7 @@ pub fn render(
          \x20   timeout check 2s\n\
          \x20   option tcpka\n\
          \x20   load-server-state-from-file global\n\
-         \x20   default-server inter 1s fastinter 250ms downinter 1s rise 2 fall 2 on-marked-down shutdown-sessions{dns_default}\n\
+         \x20   default-server inter 1s fastinter 250ms downinter 500ms rise 2 fall 2 on-marked-down shutdown-sessions{dns_default}\n\
          \n",
         sock = env.api_socket,
         state = env.state_file,

@@ -4,8 +4,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::admin::Admin;
+use super::haproxy::WRITE_BACKEND;
 use super::ops::Cluster;
-use super::status::{Role, probe_node};
+use super::status::{Role, probe_node, proxy_stats};
 use super::topology::{NodeSpec, Topology};
 use crate::runtime::{NodeSignal, ProcState, Result, RuntimeError};
 
@@ -92,12 +94,7 @@ impl Cluster<'_> {
             }
             Role::Replica => {}
         }
-        let admin = crate::cluster::admin::Admin::tcp(
-            self.rt.client_addr(node),
-            &topo.credentials,
-            "postgres",
-        )
-        .await?;
+        let admin = Admin::tcp(self.rt.client_addr(node), &topo.credentials, "postgres").await?;
         if !admin.promote().await? {
             return Err(RuntimeError::new(format!(
                 "{} did not finish promotion within 30 s: see its server log",
@@ -125,20 +122,39 @@ impl Cluster<'_> {
                 node.name
             ));
         }
+        // Return once the write endpoint reaches the new primary, so a script's next write
+        // does not land in the gap while HAProxy's checks catch up.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let stats = proxy_stats(self.rt).await.unwrap_or_default();
+            if stats
+                .iter()
+                .any(|s| s.backend == WRITE_BACKEND && s.server == node.name && s.is_up())
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.note(format!(
+            "HAProxy does not route writes to {} yet: check `replica-lab status`",
+            node.name
+        ));
         Ok(())
     }
 
     /// pg_rewind against the current primary, then restart as its standby.
     async fn rejoin(&self, topo: &Topology, node: &NodeSpec) -> Result<()> {
         let primary = self.primary(topo).await?;
-        crate::cluster::admin::Admin::tcp(
-            self.rt.client_addr(&primary),
-            &topo.credentials,
-            "postgres",
-        )
-        .await?
-        .ensure_slot(&node.slot_name())
-        .await?;
+        let admin =
+            Admin::tcp(self.rt.client_addr(&primary), &topo.credentials, "postgres").await?;
+        admin.ensure_slot(&node.slot_name()).await?;
+        // Right after a promotion the new primary's control file still names the old
+        // timeline until its first checkpoint, and pg_rewind would wrongly find nothing to do.
+        admin.checkpoint().await?;
+        // A crashed node gets crash recovery in single-user mode first, which refuses to run
+        // as a standby; the node becomes one again right after.
+        let plain = self.rt.node_conf(node).render(&topo.credentials);
+        self.rt.configure_node(node, &plain, false).await?;
         self.rt.rewind(node, &primary, topo).await?;
         let conf = self.rt.node_conf(node).streaming_from(&primary);
         self.rt
@@ -154,12 +170,7 @@ impl Cluster<'_> {
         primary: &NodeSpec,
         node: &NodeSpec,
     ) -> Result<()> {
-        let admin = crate::cluster::admin::Admin::tcp(
-            self.rt.client_addr(primary),
-            &topo.credentials,
-            "postgres",
-        )
-        .await?;
+        let admin = Admin::tcp(self.rt.client_addr(primary), &topo.credentials, "postgres").await?;
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if admin.streaming_standbys().await?.contains(&node.name) {
