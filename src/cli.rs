@@ -70,6 +70,27 @@ pub struct UpFlags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    /// The learner's login (a superuser).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    /// The account servers run as when started by root.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub os_user: Option<String>,
+    /// Folder holding the PostgreSQL server programs.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pg_bindir: Option<PathBuf>,
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub haproxy_bin: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -117,6 +117,13 @@ async fn the_tutorial_works_through_the_endpoints() {
     }
     assert_eq!(sticky.len(), 1);
 
+    // The stats page exports CSV with every server of both backends.
+    let csv = http_get(c.stats_port(), "/;csv");
+    assert!(csv.starts_with("HTTP/1.1 200"), "{csv}");
+    for row in ["write,pg1,", "read,pg2,", "read,pg4,"] {
+        assert!(csv.contains(row), "{row} missing from:\n{csv}");
+    }
+
     // Running `up` again is harmless and changes nothing.
     c.up(3);
     assert_eq!(c.status()["nodes"].as_array().map(Vec::len), Some(4));
@@ -350,6 +357,19 @@ async fn a_kept_cluster_resumes_with_its_data() {
         .expect("kept row")
         .get(0);
     assert_eq!(x, 42);
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to stats");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    out
 }
 
 fn processes_under(dir: &std::path::Path) -> Vec<i32> {

@@ -14,7 +14,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
 use super::binaries::Binaries;
-use super::process::{pid_state, postmaster_pid, processes_under, signal_tree, wait_gone};
+use super::process::{
+    pid_state, postmaster_pid, processes_under, recorded_postmaster_pid, signal_tree, wait_gone,
+};
 use super::{ClusterRuntime, NodeSignal, ProcState, Result, RuntimeError, RuntimeKind};
 use crate::cluster::admin::Admin;
 use crate::cluster::haproxy::{self, ProxyEnv, ProxyServer};
@@ -370,6 +372,13 @@ impl ClusterRuntime for LocalRuntime {
 
     async fn start_node(&self, node: &NodeSpec) -> Result<()> {
         let node_dir = self.node_dir(node);
+        // A crashed postmaster lingers as a zombie until it is reaped, and PostgreSQL will not
+        // start while the pid in its lock file exists.
+        if let Some(pid) = recorded_postmaster_pid(&self.data_dir(node)) {
+            if pid_state(pid).is_none() {
+                wait_gone(pid, Duration::from_secs(5)).await;
+            }
+        }
         self.run(
             &format!("starting {}", node.name),
             self.command(self.bins.pg("pg_ctl"))

@@ -60,11 +60,15 @@ pub async fn wait_gone(pid: i32, limit: std::time::Duration) -> bool {
     true
 }
 
+/// The pid `postmaster.pid` names, alive or not.
+pub fn recorded_postmaster_pid(data_dir: &Path) -> Option<i32> {
+    let text = std::fs::read_to_string(data_dir.join("postmaster.pid")).ok()?;
+    text.lines().next()?.trim().parse().ok()
+}
+
 /// The postmaster's pid from `postmaster.pid`, if that file exists and names a live process.
 pub fn postmaster_pid(data_dir: &Path) -> Option<i32> {
-    let text = std::fs::read_to_string(data_dir.join("postmaster.pid")).ok()?;
-    let pid: i32 = text.lines().next()?.trim().parse().ok()?;
-    pid_state(pid).map(|_| pid)
+    recorded_postmaster_pid(data_dir).filter(|pid| pid_state(*pid).is_some())
 }
 
 /// Sends `signal` to a server and every process it forked. PostgreSQL's children each start
