@@ -11,8 +11,9 @@ use crate::cluster::node_ops::NodeOp;
 use crate::cluster::ops::{Cluster, Progress};
 use crate::cluster::state::{ClusterLock, ClusterRecord, cluster_dir};
 use crate::cluster::status::{ClusterStatus, cluster_status};
-use crate::cluster::topology::{MAX_REPLICAS, MIN_REPLICAS, Topology};
+use crate::cluster::topology::{MAX_REPLICAS, MIN_REPLICAS, NodeAddressing, Topology};
 use crate::runtime::binaries::Binaries;
+use crate::runtime::docker::DockerRuntime;
 use crate::runtime::local::{
     LocalRuntime, ServiceUser, detect_addressing, port_holder, port_in_use,
 };
@@ -57,29 +58,42 @@ fn local_runtime(settings: &Settings, dir: PathBuf) -> Result<LocalRuntime> {
     Ok(LocalRuntime::new(dir, bins, user))
 }
 
-fn runtime_for(
+async fn runtime_for(
     kind: RuntimeKind,
     settings: &Settings,
     dir: PathBuf,
 ) -> Result<Box<dyn ClusterRuntime>> {
     match kind {
         RuntimeKind::Local => Ok(Box::new(local_runtime(settings, dir)?)),
-        RuntimeKind::Docker => Err(RuntimeError::new(
-            "this build has no Docker runtime yet: use --runtime local",
-        )),
+        RuntimeKind::Docker => Ok(Box::new(DockerRuntime::connect(settings, dir).await?)),
     }
 }
 
-fn choose_runtime(choice: RuntimeChoice) -> Result<RuntimeKind> {
-    match choice {
-        // Until the Docker runtime lands, `auto` means local processes.
-        RuntimeChoice::Auto | RuntimeChoice::Local => Ok(RuntimeKind::Local),
-        RuntimeChoice::Docker => Ok(RuntimeKind::Docker),
+/// The runtime a new cluster gets. `auto` takes Docker when an engine answers and already
+/// has the images, local processes when this machine can run them, and otherwise Docker
+/// (which then pulls the images).
+async fn choose_runtime(settings: &Settings, dir: PathBuf) -> Result<Box<dyn ClusterRuntime>> {
+    match settings.runtime {
+        RuntimeChoice::Local => runtime_for(RuntimeKind::Local, settings, dir).await,
+        RuntimeChoice::Docker => runtime_for(RuntimeKind::Docker, settings, dir).await,
+        RuntimeChoice::Auto => match DockerRuntime::connect(settings, dir.clone()).await {
+            Ok(docker) if docker.images_present().await => Ok(Box::new(docker)),
+            Ok(docker) => match local_runtime(settings, dir) {
+                Ok(local) => Ok(Box::new(local)),
+                Err(_) => Ok(Box::new(docker)),
+            },
+            Err(no_docker) => match local_runtime(settings, dir) {
+                Ok(local) => Ok(Box::new(local)),
+                Err(no_local) => Err(RuntimeError::new(format!("{no_local}; {no_docker}"))),
+            },
+        },
     }
 }
 
 /// Loads an existing cluster's record with its runtime, or says how to make one.
-fn open(name: &NameFlag) -> Result<(Settings, PathBuf, ClusterRecord, Box<dyn ClusterRuntime>)> {
+async fn open(
+    name: &NameFlag,
+) -> Result<(Settings, PathBuf, ClusterRecord, Box<dyn ClusterRuntime>)> {
     let settings = load_settings(name)?;
     let dir = cluster_dir(&data_root(&settings), &settings.name);
     let record = ClusterRecord::load(&dir)?.ok_or_else(|| {
@@ -93,18 +107,18 @@ fn open(name: &NameFlag) -> Result<(Settings, PathBuf, ClusterRecord, Box<dyn Cl
             }
         ))
     })?;
-    let rt = runtime_for(record.runtime, &record.settings, dir.clone())?;
+    let rt = runtime_for(record.runtime, &record.settings, dir.clone()).await?;
     Ok((settings, dir, record, rt))
 }
 
 /// Every address a new local cluster will bind must be free, checked before anything starts.
-fn check_ports(topo: &Topology, local_nodes: bool) -> Result<()> {
+fn check_ports(topo: &Topology) -> Result<()> {
     let mut wanted = vec![
         (topo.endpoints.write, "write endpoint", "--write-port"),
         (topo.endpoints.read, "read endpoint", "--read-port"),
         (topo.endpoints.stats, "stats page", "--stats-port"),
     ];
-    if local_nodes {
+    {
         wanted.extend(
             topo.nodes
                 .iter()
@@ -132,7 +146,7 @@ async fn up(flags: &UpFlags) -> Result<()> {
     let dir = cluster_dir(&root, &settings.name);
     let started = Instant::now();
     if let Some(record) = ClusterRecord::load(&dir)? {
-        let rt = runtime_for(record.runtime, &record.settings, dir.clone())?;
+        let rt = runtime_for(record.runtime, &record.settings, dir.clone()).await?;
         let cluster = Cluster {
             rt: rt.as_ref(),
             dir: dir.clone(),
@@ -150,9 +164,13 @@ async fn up(flags: &UpFlags) -> Result<()> {
         print_ready(&cluster.topology(), rt.kind(), started);
         return Ok(());
     }
-    let kind = choose_runtime(settings.runtime)?;
-    let rt = runtime_for(kind, &settings, dir.clone())?;
-    let addressing = detect_addressing(settings.node_base);
+    let rt = choose_runtime(&settings, dir.clone()).await?;
+    let kind = rt.kind();
+    // Containers publish each node on its own port of 127.0.0.1.
+    let addressing = match kind {
+        RuntimeKind::Local => detect_addressing(settings.node_base),
+        RuntimeKind::Docker => NodeAddressing::DistinctPorts,
+    };
     let record = ClusterRecord {
         runtime: kind,
         addressing,
@@ -160,7 +178,7 @@ async fn up(flags: &UpFlags) -> Result<()> {
         settings: settings.clone(),
     };
     let topo = record.topology();
-    check_ports(&topo, kind == RuntimeKind::Local)?;
+    check_ports(&topo)?;
     eprintln!(
         "starting cluster {} ({kind} runtime, {} replicas)",
         settings.name, settings.replicas
@@ -204,17 +222,13 @@ async fn down(name: &NameFlag, keep_data: bool) -> Result<()> {
     let root = data_root(&settings);
     let _lock = ClusterLock::acquire(&root, &settings.name)?;
     let dir = cluster_dir(&root, &settings.name);
-    if !dir.exists() {
+    if let Ok(Some(record)) = ClusterRecord::load(&dir) {
+        let rt = runtime_for(record.runtime, &record.settings, dir.clone()).await?;
+        rt.destroy(keep_data).await?;
+    } else if !sweep(&settings, &dir).await? {
         println!("no cluster named {:?}: nothing to do", settings.name);
         return Ok(());
     }
-    let (kind, rt_settings) = match ClusterRecord::load(&dir) {
-        Ok(Some(r)) => (r.runtime, r.settings),
-        // A run that died before writing its record, or a damaged record: sweep locally.
-        _ => (RuntimeKind::Local, settings.clone()),
-    };
-    let rt = runtime_for(kind, &rt_settings, dir.clone())?;
-    rt.destroy(keep_data).await?;
     if keep_data {
         println!(
             "cluster {} stopped; its data stays in {}",
@@ -227,8 +241,27 @@ async fn down(name: &NameFlag, keep_data: bool) -> Result<()> {
     Ok(())
 }
 
+/// Without a usable record (a run that died early, a damaged file), removes whatever carries
+/// the cluster's name: its folder and processes here, its labelled objects on the engine.
+async fn sweep(settings: &Settings, dir: &std::path::Path) -> Result<bool> {
+    let mut swept = false;
+    if dir.exists() {
+        local_runtime(settings, dir.to_path_buf())?
+            .destroy(false)
+            .await?;
+        swept = true;
+    }
+    if let Ok(docker) = DockerRuntime::connect(settings, dir.to_path_buf()).await {
+        if docker.has_leftovers().await? {
+            docker.destroy(false).await?;
+            swept = true;
+        }
+    }
+    Ok(swept)
+}
+
 async fn status(name: &NameFlag, json: bool) -> Result<()> {
-    let (_, _, record, rt) = open(name)?;
+    let (_, _, record, rt) = open(name).await?;
     let status = cluster_status(rt.as_ref(), &record.topology()).await;
     if json {
         let text = serde_json::to_string(&status).map_err(|e| RuntimeError::new(e.to_string()))?;
@@ -241,39 +274,31 @@ async fn status(name: &NameFlag, json: bool) -> Result<()> {
 
 pub fn status_table(s: &ClusterStatus) -> String {
     let mut out = format!(
-        "cluster {} ({} runtime)  write {}  read {}  stats http://{}/\n\n{:<6} {:<8} {:<12} {}\n",
-        s.name,
-        s.runtime,
-        s.endpoints.write,
-        s.endpoints.read,
-        s.endpoints.stats,
-        "NODE",
-        "ROLE",
-        "STATE",
-        "ADDRESS"
+        "cluster {} ({} runtime)  write {}  read {}  stats http://{}/\n\n",
+        s.name, s.runtime, s.endpoints.write, s.endpoints.read, s.endpoints.stats,
     );
+    out.push_str(&format!(
+        "{:<6} {:<8} {:<12} {:<16} {}\n",
+        "NODE", "ROLE", "STATE", "ADDRESS", "CONNECT"
+    ));
     for n in &s.nodes {
-        let role = serde_json::to_value(n.role)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default();
-        let state = serde_json::to_value(n.state)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default();
         out.push_str(&format!(
-            "{:<6} {:<8} {:<12} {}:{}\n",
-            n.name, role, state, n.address, n.port
+            "{:<6} {:<8} {:<12} {:<16} {}\n",
+            n.name,
+            n.role.as_str(),
+            n.state.as_str(),
+            n.address,
+            n.connect
         ));
     }
     if !s.haproxy.is_empty() {
         out.push_str(&format!(
-            "\n{:<8} {:<6} {:<10} {:>8} {:>8}\n",
+            "\n{:<8} {:<6} {:<20} {:>8} {:>8}\n",
             "BACKEND", "SERVER", "STATUS", "SESSIONS", "TOTAL"
         ));
         for h in &s.haproxy {
             out.push_str(&format!(
-                "{:<8} {:<6} {:<10} {:>8} {:>8}\n",
+                "{:<8} {:<6} {:<20} {:>8} {:>8}\n",
                 h.backend, h.server, h.status, h.current_sessions, h.total_sessions
             ));
         }
@@ -287,7 +312,7 @@ async fn scale(name: &NameFlag, replicas: u8) -> Result<()> {
             "replica count {replicas} is out of range: choose {MIN_REPLICAS} to {MAX_REPLICAS}"
         )));
     }
-    let (settings, dir, record, rt) = open(name)?;
+    let (settings, dir, record, rt) = open(name).await?;
     let _lock = ClusterLock::acquire(&data_root(&settings), &settings.name)?;
     // Re-read under the lock: another command may have changed the cluster meanwhile.
     let record = ClusterRecord::load(&dir)?.unwrap_or(record);
@@ -334,7 +359,7 @@ fn check_new_node_ports(record: &ClusterRecord, replicas: u8) -> Result<()> {
 }
 
 async fn node_op(name: &NameFlag, op: NodeOp, node: &str) -> Result<()> {
-    let (settings, dir, record, rt) = open(name)?;
+    let (settings, dir, record, rt) = open(name).await?;
     let _lock = ClusterLock::acquire(&data_root(&settings), &settings.name)?;
     let cluster = Cluster {
         rt: rt.as_ref(),

@@ -2,7 +2,7 @@
 
 mod support;
 
-use support::TestCluster;
+use support::{Rt, TestCluster};
 
 fn one_line(stderr: &str) -> &str {
     let lines: Vec<&str> = stderr
@@ -15,7 +15,7 @@ fn one_line(stderr: &str) -> &str {
 
 #[test]
 fn a_busy_port_is_named_and_nothing_is_started() {
-    let c = TestCluster::new("t-busy", 11);
+    let c = TestCluster::new("t-busy", 11, Rt::Local);
     let _holder =
         std::net::TcpListener::bind(("127.0.0.1", c.write_port())).expect("hold the port");
     let err = c.fails(&["up", "--replicas", "1"]);
@@ -30,7 +30,7 @@ fn a_busy_port_is_named_and_nothing_is_started() {
 
 #[test]
 fn out_of_range_replica_counts_are_refused() {
-    let c = TestCluster::new("t-range", 12);
+    let c = TestCluster::new("t-range", 12, Rt::Local);
     let line = one_line(&c.fails(&["up", "--replicas", "12"])).to_string();
     assert!(
         line.contains("replica count 12 is out of range: choose 1 to 9"),
@@ -43,7 +43,7 @@ fn out_of_range_replica_counts_are_refused() {
 
 #[test]
 fn commands_on_a_missing_cluster_say_how_to_start_one() {
-    let c = TestCluster::new("t-missing", 13);
+    let c = TestCluster::new("t-missing", 13, Rt::Local);
     for args in [&["status"][..], &["scale", "2"], &["node", "stop", "pg1"]] {
         let err = c.fails(args);
         let line = one_line(&err);
@@ -54,7 +54,7 @@ fn commands_on_a_missing_cluster_say_how_to_start_one() {
 
 #[test]
 fn missing_programs_say_what_to_install() {
-    let c = TestCluster::new("t-nobin", 14);
+    let c = TestCluster::new("t-nobin", 14, Rt::Local);
     let err = c
         .command(&["up", "--replicas", "1"])
         .env("REPLICA_LAB_PG_BINDIR", "/nonexistent/bin")
@@ -84,7 +84,7 @@ fn root_without_the_server_account_is_explained() {
         eprintln!("skipped: only meaningful when run as root");
         return;
     }
-    let c = TestCluster::new("t-nouser", 15);
+    let c = TestCluster::new("t-nouser", 15, Rt::Local);
     let out = c
         .command(&["up", "--replicas", "1"])
         .env("REPLICA_LAB_OS_USER", "no-such-user-here")
@@ -102,7 +102,7 @@ fn root_without_the_server_account_is_explained() {
 
 #[test]
 fn a_damaged_setting_names_the_variable() {
-    let c = TestCluster::new("t-badenv", 16);
+    let c = TestCluster::new("t-badenv", 16, Rt::Local);
     let out = c
         .command(&["up"])
         .env("REPLICA_LAB_READ_PORT", "lots")
@@ -115,7 +115,7 @@ fn a_damaged_setting_names_the_variable() {
 
 #[test]
 fn node_operations_refuse_what_makes_no_sense() {
-    let c = TestCluster::new("t-nodeops", 17);
+    let c = TestCluster::new("t-nodeops", 17, Rt::Local);
     c.up(1);
     let line = one_line(&c.fails(&["node", "stop", "pg9"])).to_string();
     assert!(

@@ -59,12 +59,21 @@ impl Admin {
         creds: &Credentials,
         dbname: &str,
     ) -> Result<Admin, AdminError> {
+        Self::tcp_login(addr, &creds.user, &creds.password, dbname).await
+    }
+
+    pub async fn tcp_login(
+        addr: SocketAddr,
+        user: &str,
+        password: &str,
+        dbname: &str,
+    ) -> Result<Admin, AdminError> {
         let mut config = Config::new();
         config
             .host(addr.ip().to_string())
             .port(addr.port())
-            .user(&creds.user)
-            .password(&creds.password)
+            .user(user)
+            .password(password)
             .dbname(dbname)
             .application_name("replica-lab")
             .connect_timeout(CONNECT_TIMEOUT);
@@ -194,13 +203,14 @@ impl Admin {
         Ok(())
     }
 
-    pub async fn in_recovery(&self) -> Result<bool, AdminError> {
+    /// Whether the server is a standby, and the address it answers on.
+    pub async fn role_and_address(&self) -> Result<(bool, Option<String>), AdminError> {
         let row = self
             .client
-            .query_one("SELECT pg_is_in_recovery()", &[])
+            .query_one("SELECT pg_is_in_recovery(), host(inet_server_addr())", &[])
             .await
             .map_err(|e| self.query_err("asking the role", e))?;
-        Ok(row.get(0))
+        Ok((row.get(0), row.get(1)))
     }
 
     /// `application_name`s of the standbys currently streaming from this node.

@@ -22,9 +22,19 @@ pub struct ProxyServer {
     pub target: String,
 }
 
+/// `host:port` for a server line.
+pub fn node_target((host, port): (String, u16)) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 /// What differs between runtimes: file locations and name resolution.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProxyEnv {
+    /// Where the runtime API listens: a unix socket path, or `ipv4@ADDR:PORT`.
     pub api_socket: String,
     pub state_file: String,
     /// A DNS server (`ip:port`) to resolve server names through at run time, so HAProxy starts
@@ -88,26 +98,41 @@ pub fn render(
     let mut cfg = format!(
         "# Written by replica-lab; rewritten when the cluster changes.\n\
          global\n\
-         \x20   stats socket {sock} mode 600 level admin expose-fd listeners\n\
+         \x20   stats socket {sock}\n\
          \x20   server-state-file {state}\n\
          \x20   # a reload keeps old sessions until they end, but not forever\n\
          \x20   hard-stop-after 1h\n\
          \n\
          defaults\n\
          \x20   mode tcp\n\
-         \x20   timeout connect 3s\n\
+         \x20   # a dead container's address swallows packets: give up quickly and redispatch\n\
+         \x20   timeout connect 1s\n\
          \x20   # interactive SQL sessions sit idle for long stretches\n\
          \x20   timeout client 30m\n\
          \x20   timeout server 30m\n\
-         \x20   timeout check 2s\n\
+         \x20   timeout check 1s\n\
          \x20   option tcpka\n\
+         \x20   # a connection refused by a dead server is retried on another one\n\
+         \x20   retries 2\n\
+         \x20   option redispatch\n\
          \x20   load-server-state-from-file global\n\
          \x20   default-server inter 1s fastinter 250ms downinter 500ms rise 2 fall 2 on-marked-down shutdown-sessions{dns_default}\n\
          \n",
-        sock = env.api_socket,
+        sock = if env.api_socket.starts_with("ipv4@") {
+            // Inside a container the runtime API is reached over TCP.
+            format!("{} level admin", env.api_socket)
+        } else {
+            // Only the owner may steer HAProxy; a reload takes the listeners over this socket.
+            format!(
+                "{} mode 600 level admin expose-fd listeners",
+                env.api_socket
+            )
+        },
         state = env.state_file,
+        // After a reload a server takes its address from the saved state, else from the
+        // system resolver, and only then waits for DNS: no window without addresses.
         dns_default = if env.dns.is_some() {
-            " resolvers cluster init-addr none"
+            " resolvers cluster init-addr last,libc,none"
         } else {
             ""
         },
@@ -188,6 +213,11 @@ pub struct ServerStat {
 impl ServerStat {
     pub fn is_up(&self) -> bool {
         self.status == "UP"
+    }
+
+    /// Still taking new connections, including while checks count it down (`UP 1/2`).
+    pub fn routable(&self) -> bool {
+        self.status.starts_with("UP")
     }
 
     /// At least one health check has finished since HAProxy started.
@@ -309,7 +339,8 @@ mod tests {
         }];
         let cfg = render(&t.endpoints, &servers, "c", &env);
         assert!(cfg.contains("nameserver dns 127.0.0.11:53"));
-        assert!(cfg.contains("resolvers cluster init-addr none"));
+        assert!(cfg.contains("stats socket /s mode 600 level admin"));
+        assert!(cfg.contains("resolvers cluster init-addr last,libc,none"));
         assert!(cfg.contains("server pg1 pg1:5432 check"));
     }
 

@@ -24,6 +24,10 @@ pub enum NodeOp {
     Promote,
     /// Turn a stopped former primary into a replica of the current primary.
     Rewind,
+    /// Cut the node off the cluster network (Docker runtime).
+    Partition,
+    /// Reconnect a partitioned node.
+    Heal,
 }
 
 impl Cluster<'_> {
@@ -70,6 +74,13 @@ impl Cluster<'_> {
             (NodeOp::Promote, ProcState::Paused) => Err(paused(name)),
             (NodeOp::Promote, ProcState::Stopped) => Err(not_running(name)),
             (NodeOp::Rewind, ProcState::Stopped) => self.rejoin(&topo, &node).await,
+            (NodeOp::Partition | NodeOp::Heal, _) => {
+                let cut = op == NodeOp::Partition;
+                if self.rt.is_partitioned(&node).await? == cut {
+                    return already(if cut { "partitioned" } else { "connected" });
+                }
+                self.rt.set_partitioned(&node, cut).await
+            }
             (NodeOp::Rewind, _) => Err(RuntimeError::new(format!(
                 "{name} is running; pg_rewind needs it stopped: `replica-lab node stop {name}` first"
             ))),
@@ -107,7 +118,7 @@ impl Cluster<'_> {
         let mut followers = Vec::new();
         for other in topo.nodes.iter().filter(|n| n.name != node.name) {
             if self.rt.is_standby(other).await? {
-                let conf = self.rt.node_conf(other).streaming_from(node);
+                let conf = self.rt.standby_conf(other, node);
                 self.rt
                     .configure_node(other, &conf.render(&topo.credentials), true)
                     .await?;
@@ -127,10 +138,12 @@ impl Cluster<'_> {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             let stats = proxy_stats(self.rt).await.unwrap_or_default();
-            if stats
+            let up: Vec<&str> = stats
                 .iter()
-                .any(|s| s.backend == WRITE_BACKEND && s.server == node.name && s.is_up())
-            {
+                .filter(|s| s.backend == WRITE_BACKEND && s.routable())
+                .map(|s| s.server.as_str())
+                .collect();
+            if up == [node.name.as_str()] {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -156,7 +169,7 @@ impl Cluster<'_> {
         let plain = self.rt.node_conf(node).render(&topo.credentials);
         self.rt.configure_node(node, &plain, false).await?;
         self.rt.rewind(node, &primary, topo).await?;
-        let conf = self.rt.node_conf(node).streaming_from(&primary);
+        let conf = self.rt.standby_conf(node, &primary);
         self.rt
             .configure_node(node, &conf.render(&topo.credentials), true)
             .await?;

@@ -108,7 +108,7 @@ impl Cluster<'_> {
         topo: &Topology,
     ) -> Result<()> {
         self.rt.clone_replica(node, primary, topo).await?;
-        let conf = self.rt.node_conf(node).streaming_from(primary);
+        let conf = self.rt.standby_conf(node, primary);
         self.rt
             .configure_node(node, &conf.render(&topo.credentials), true)
             .await?;

@@ -4,8 +4,6 @@
 //! shares go into `postgresql.conf` once, and what differs per node (addresses, name, upstream)
 //! goes into [`NODE_CONF`], which is rewritten after every copy.
 
-use std::net::SocketAddr;
-
 use super::topology::{Credentials, NodeSpec};
 
 /// Included from `postgresql.conf`, relative to the data directory.
@@ -48,7 +46,8 @@ pub struct NodeConf {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Upstream {
-    pub addr: SocketAddr,
+    pub host: String,
+    pub port: u16,
     pub slot: String,
 }
 
@@ -63,9 +62,12 @@ impl NodeConf {
         }
     }
 
-    pub fn streaming_from(mut self, primary: &NodeSpec) -> Self {
+    /// Streams from the primary at `host:port` (as the nodes reach each other) through
+    /// the slot named after this node.
+    pub fn streaming_from(mut self, host: String, port: u16) -> Self {
         self.upstream = Some(Upstream {
-            addr: primary.socket_addr(),
+            host,
+            port,
             slot: self.cluster_name.clone(),
         });
         self
@@ -86,8 +88,8 @@ impl NodeConf {
         );
         if let Some(up) = &self.upstream {
             let conninfo = [
-                ("host", up.addr.ip().to_string()),
-                ("port", up.addr.port().to_string()),
+                ("host", up.host.clone()),
+                ("port", up.port.to_string()),
                 ("user", creds.replication_user.clone()),
                 ("password", creds.replication_password.clone()),
                 ("application_name", self.cluster_name.clone()),
@@ -150,7 +152,7 @@ mod tests {
     fn a_standby_streams_from_the_primary_through_its_own_slot() {
         let t = topo();
         let conf = NodeConf::for_node(&t.nodes[2], "127.0.0.13".into(), "/run/pg3".into())
-            .streaming_from(&t.nodes[0])
+            .streaming_from("127.0.0.11".into(), 5432)
             .render(&t.credentials);
         assert!(conf.contains("listen_addresses = '127.0.0.13'\n"), "{conf}");
         assert!(conf.contains("cluster_name = 'pg3'\n"), "{conf}");
@@ -180,7 +182,7 @@ mod tests {
         let mut creds = topo().credentials;
         creds.replication_password = "p'w".into();
         let mut conf = NodeConf::for_node(&topo().nodes[1], "x".into(), "y".into());
-        conf = conf.streaming_from(&topo().nodes[0]);
+        conf = conf.streaming_from("pg1".into(), 5432);
         // conninfo escapes the quote with a backslash; postgresql.conf then doubles both.
         let rendered = conf.render(&creds);
         assert!(rendered.contains(r"password=''p\\''w''"), "{rendered}");

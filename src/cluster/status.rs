@@ -19,6 +19,16 @@ pub enum Role {
     Unknown,
 }
 
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Primary => "primary",
+            Role::Replica => "replica",
+            Role::Unknown => "unknown",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NodeState {
@@ -29,6 +39,17 @@ pub enum NodeState {
     Unreachable,
 }
 
+impl NodeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeState::Running => "running",
+            NodeState::Stopped => "stopped",
+            NodeState::Paused => "paused",
+            NodeState::Unreachable => "unreachable",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct NodeStatus {
     pub name: String,
@@ -37,6 +58,8 @@ pub struct NodeStatus {
     /// What `inet_server_addr()` returns on this node.
     pub address: String,
     pub port: u16,
+    /// Where clients on this machine reach the node directly (`psql -h … -p …`).
+    pub connect: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -82,19 +105,21 @@ impl Prober {
         node: &NodeSpec,
     ) -> NodeStatus {
         let proc_state = rt.node_state(node).await.ok().flatten();
+        let mut address = None;
         let (state, role) = match proc_state {
             None | Some(ProcState::Stopped) => (NodeState::Stopped, Role::Unknown),
             Some(ProcState::Paused) => (NodeState::Paused, Role::Unknown),
             Some(ProcState::Running) => {
                 match self.ask_role(rt.client_addr(node), topo, &node.name).await {
-                    Some(standby) => (
-                        NodeState::Running,
-                        if standby {
+                    Some((standby, addr)) => {
+                        address = addr;
+                        let role = if standby {
                             Role::Replica
                         } else {
                             Role::Primary
-                        },
-                    ),
+                        };
+                        (NodeState::Running, role)
+                    }
                     None => (NodeState::Unreachable, Role::Unknown),
                 }
             }
@@ -106,19 +131,26 @@ impl Prober {
             name: node.name.clone(),
             role,
             state,
-            address: node.host.to_string(),
+            // What the server itself says; the configured address when it cannot be asked.
+            address: address.unwrap_or_else(|| node.host.to_string()),
             port: node.port,
+            connect: rt.client_addr(node).to_string(),
         }
     }
 
-    async fn ask_role(&mut self, addr: SocketAddr, topo: &Topology, name: &str) -> Option<bool> {
+    async fn ask_role(
+        &mut self,
+        addr: SocketAddr,
+        topo: &Topology,
+        name: &str,
+    ) -> Option<(bool, Option<String>)> {
         let sessions = &mut self.sessions;
         let ask = async {
             if !sessions.contains_key(name) {
                 let admin = Admin::tcp(addr, &topo.credentials, "postgres").await.ok()?;
                 sessions.insert(name.to_string(), admin);
             }
-            sessions.get(name)?.in_recovery().await.ok()
+            sessions.get(name)?.role_and_address().await.ok()
         };
         tokio::time::timeout(PROBE_TIMEOUT, ask)
             .await
@@ -224,6 +256,7 @@ mod tests {
             state: NodeState::Running,
             address: "127.0.0.1".into(),
             port: 5432,
+            connect: "127.0.0.1:5432".into(),
         }
     }
 

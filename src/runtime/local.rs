@@ -19,7 +19,7 @@ use super::process::{
 };
 use super::{ClusterRuntime, NodeSignal, ProcState, Result, RuntimeError, RuntimeKind};
 use crate::cluster::admin::Admin;
-use crate::cluster::haproxy::{self, ProxyEnv, ProxyServer};
+use crate::cluster::haproxy::{self, ProxyEnv, ProxyServer, node_target};
 use crate::cluster::pgconf::{self, NODE_CONF, NodeConf, STANDBY_SIGNAL};
 use crate::cluster::topology::{NodeAddressing, NodeSpec, Topology};
 
@@ -471,8 +471,8 @@ impl ClusterRuntime for LocalRuntime {
         }
     }
 
-    fn proxy_target(&self, node: &NodeSpec) -> String {
-        node.socket_addr().to_string()
+    fn peer_addr(&self, node: &NodeSpec) -> (String, u16) {
+        (node.host.to_string(), node.port)
     }
 
     fn proxy_config(&self, topo: &Topology) -> String {
@@ -481,7 +481,7 @@ impl ClusterRuntime for LocalRuntime {
             .iter()
             .map(|n| ProxyServer {
                 name: n.name.clone(),
-                target: self.proxy_target(n),
+                target: node_target(self.peer_addr(n)),
             })
             .collect();
         let env = ProxyEnv {

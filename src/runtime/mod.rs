@@ -2,6 +2,7 @@
 //! primitives only, so every runtime bootstraps, clones, promotes and rewinds the same way.
 
 pub mod binaries;
+pub mod docker;
 pub mod local;
 pub mod process;
 
@@ -125,8 +126,14 @@ pub trait ClusterRuntime: Send + Sync {
     /// Stops the node if needed and deletes its data.
     async fn remove_node(&self, node: &NodeSpec) -> Result<()>;
 
-    /// How HAProxy reaches the node: `host:port`.
-    fn proxy_target(&self, node: &NodeSpec) -> String;
+    /// How the other nodes and HAProxy reach the node.
+    fn peer_addr(&self, node: &NodeSpec) -> (String, u16);
+
+    /// The settings of `node` as a standby of `primary`.
+    fn standby_conf(&self, node: &NodeSpec, primary: &NodeSpec) -> NodeConf {
+        let (host, port) = self.peer_addr(primary);
+        self.node_conf(node).streaming_from(host, port)
+    }
 
     /// The HAProxy config for this runtime's paths and name resolution.
     fn proxy_config(&self, topo: &Topology) -> String;
@@ -138,6 +145,17 @@ pub trait ClusterRuntime: Send + Sync {
     async fn proxy_api(&self, command: &str) -> Result<String>;
 
     async fn proxy_running(&self) -> Result<bool>;
+
+    /// Cuts the node off the cluster network, or reconnects it.
+    async fn set_partitioned(&self, _node: &NodeSpec, _cut: bool) -> Result<()> {
+        Err(RuntimeError::new(
+            "this runtime cannot cut a node off the network: use --runtime docker",
+        ))
+    }
+
+    async fn is_partitioned(&self, _node: &NodeSpec) -> Result<bool> {
+        Ok(false)
+    }
 
     /// Stops everything of the cluster; removes its data unless `keep_data`.
     async fn destroy(&self, keep_data: bool) -> Result<()>;

@@ -14,9 +14,49 @@ use tokio_postgres::{Client, NoTls};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_replica-lab");
 
+/// The runtime a test cluster uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rt {
+    Local,
+    Docker,
+}
+
+impl Rt {
+    pub fn name(self) -> &'static str {
+        match self {
+            Rt::Local => "local",
+            Rt::Docker => "docker",
+        }
+    }
+
+    /// Local processes are always there: `scripts/test` installs what they need.
+    pub fn local(_test: &str) -> Option<Rt> {
+        Some(Rt::Local)
+    }
+
+    /// Docker when an engine answers; otherwise `None`, after saying the test is skipped.
+    /// The images must then exist: `scripts/test` builds them offline.
+    pub fn docker_or_skip(test: &str) -> Option<Rt> {
+        let answers = Command::new("docker")
+            .args(["version", "--format", "{{.Server.Version}}"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if answers {
+            Some(Rt::Docker)
+        } else {
+            eprintln!("SKIPPED {test}: no Docker engine answers on this machine");
+            None
+        }
+    }
+}
+
+pub const PG_IMAGE: &str = "replica-lab/postgres:15";
+pub const PROXY_IMAGE: &str = "replica-lab/haproxy:2.6";
+
 pub struct TestCluster {
     pub name: String,
     pub slot: u8,
+    pub rt: Rt,
     pub data_dir: PathBuf,
 }
 
@@ -33,11 +73,13 @@ fn test_root() -> PathBuf {
 }
 
 impl TestCluster {
-    /// A cluster handle for slot `slot` (1..=40): ports 20000 + 10·slot …, nodes on 127.0.slot.x.
-    pub fn new(name: &str, slot: u8) -> TestCluster {
+    /// A cluster handle for slot `slot` (1..=40), with 20 ports of its own from
+    /// 20000 + 20·slot and, for local nodes, the loopback addresses 127.0.slot.x.
+    pub fn new(name: &str, slot: u8, rt: Rt) -> TestCluster {
         let t = TestCluster {
             name: name.to_string(),
             slot,
+            rt,
             data_dir: test_root().join(name),
         };
         // A previous run killed mid-test may have left this cluster behind.
@@ -45,16 +87,20 @@ impl TestCluster {
         t
     }
 
-    pub fn write_port(&self) -> u16 {
-        20_000 + u16::from(self.slot) * 10 + 5
-    }
-
-    pub fn read_port(&self) -> u16 {
-        20_000 + u16::from(self.slot) * 10 + 6
+    fn base(&self) -> u16 {
+        20_000 + u16::from(self.slot) * 20
     }
 
     pub fn stats_port(&self) -> u16 {
-        20_000 + u16::from(self.slot) * 10 + 4
+        self.base() + 1
+    }
+
+    pub fn write_port(&self) -> u16 {
+        self.base() + 2
+    }
+
+    pub fn read_port(&self) -> u16 {
+        self.base() + 3
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
@@ -67,7 +113,11 @@ impl TestCluster {
             .env("REPLICA_LAB_READ_PORT", self.read_port().to_string())
             .env("REPLICA_LAB_STATS_PORT", self.stats_port().to_string())
             .env("REPLICA_LAB_NODE_BASE", format!("127.0.{}.10", self.slot))
-            .env("REPLICA_LAB_RUNTIME", "local")
+            // Docker publishes node N on node_port + N.
+            .env("REPLICA_LAB_NODE_PORT", (self.base() + 4).to_string())
+            .env("REPLICA_LAB_RUNTIME", self.rt.name())
+            .env("REPLICA_LAB_POSTGRES_IMAGE", PG_IMAGE)
+            .env("REPLICA_LAB_HAPROXY_IMAGE", PROXY_IMAGE)
             .env("XDG_CONFIG_HOME", self.data_dir.join("no-config"));
         c
     }
@@ -107,12 +157,20 @@ impl TestCluster {
         serde_json::from_str(&self.ok(&["status", "--json"])).expect("status --json is JSON")
     }
 
+    /// What `inet_server_addr()` says on that node.
     pub fn node_address(&self, name: &str) -> String {
         let status = self.status();
         node(&status, name)["address"]
             .as_str()
             .expect("address")
             .to_string()
+    }
+
+    /// Where this machine reaches the node directly.
+    pub fn node_connect(&self, name: &str) -> SocketAddr {
+        let status = self.status();
+        let connect = node(&status, name)["connect"].as_str().expect("connect");
+        connect.parse().expect("connect is host:port")
     }
 
     pub fn cluster_dir(&self) -> PathBuf {
@@ -148,10 +206,9 @@ impl TestCluster {
 
     /// Names of the standbys streaming from `primary`, asked of the primary itself.
     pub async fn streaming_from(&self, primary: &str) -> BTreeSet<String> {
-        let addr: SocketAddr = format!("{}:5432", self.node_address(primary))
-            .parse()
-            .expect("addr");
-        let c = connect(addr, "postgres").await.expect("connect to primary");
+        let c = connect(self.node_connect(primary), "postgres")
+            .await
+            .expect("connect to primary");
         c.query(
             "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'",
             &[],
@@ -222,4 +279,17 @@ where
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+pub fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to stats");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    out
 }

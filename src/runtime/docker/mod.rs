@@ -1,0 +1,903 @@
+//! Nodes as containers through the Docker Engine API: one network, one volume per node, one
+//! container per server and one for HAProxy, all labelled with the cluster's name. Nodes find
+//! each other by network alias (`pg1`, `pg2`, …); HAProxy resolves them through Docker's DNS.
+
+pub mod engine;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bollard::Docker;
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, Mount, MountType, NetworkConnectRequest,
+    NetworkCreateRequest, NetworkDisconnectRequest, NetworkingConfig, PortBinding,
+    VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
+    ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+    StopContainerOptionsBuilder,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use self::engine::{
+    LABEL_CLUSTER, LABEL_NODE, OneShot, api_error, ensure_image, exec, is_not_found, sh_quote,
+};
+use super::{ClusterRuntime, NodeSignal, ProcState, Result, RuntimeError, RuntimeKind};
+use crate::cluster::admin::Admin;
+use crate::cluster::haproxy::{self, ProxyEnv, ProxyServer, node_target};
+use crate::cluster::pgconf::{self, NODE_CONF, NodeConf, STANDBY_SIGNAL};
+use crate::cluster::topology::{Endpoints, NodeSpec, Topology};
+use crate::settings::Settings;
+
+/// Where a node's volume is mounted: the `postgres` account's home in both the official and
+/// the Debian-built images, so a new volume takes that account's ownership.
+const VOLUME_AT: &str = "/var/lib/postgresql";
+const PGDATA: &str = "/var/lib/postgresql/replica-lab";
+const PG_PORT: u16 = 5432;
+const API_PORT: u16 = 9999;
+const PROXY_CFG: &str = "/tmp/haproxy.cfg";
+/// Inside the container the endpoints listen on fixed ports; Docker publishes them.
+const WRITE_PORT: u16 = 5435;
+const READ_PORT: u16 = 5436;
+const STATS_PORT: u16 = 8404;
+
+pub struct DockerRuntime {
+    docker: Docker,
+    cluster: String,
+    dir: PathBuf,
+    pg_image: String,
+    proxy_image: String,
+    /// Where the endpoints are published on the host.
+    endpoints: Endpoints,
+    superuser_password: String,
+    /// HAProxy's published runtime-API port, looked up once per container.
+    api_port: Mutex<Option<u16>>,
+}
+
+impl DockerRuntime {
+    pub async fn connect(settings: &Settings, cluster_dir: PathBuf) -> Result<Self> {
+        Ok(DockerRuntime {
+            docker: engine::connect().await?,
+            cluster: settings.name.clone(),
+            dir: cluster_dir,
+            pg_image: settings.postgres_image.clone(),
+            proxy_image: settings.haproxy_image.clone(),
+            endpoints: Endpoints {
+                write: SocketAddr::new(settings.bind_host, settings.write_port),
+                read: SocketAddr::new(settings.bind_host, settings.read_port),
+                stats: SocketAddr::new(settings.bind_host, settings.stats_port),
+            },
+            superuser_password: settings.password.clone(),
+            api_port: Mutex::new(None),
+        })
+    }
+
+    /// Whether both configured images are already on the engine (no pull needed).
+    pub async fn images_present(&self) -> bool {
+        engine::image_present(&self.docker, &self.pg_image).await
+            && engine::image_present(&self.docker, &self.proxy_image).await
+    }
+
+    /// Whether the engine holds anything labelled with this cluster's name.
+    pub async fn has_leftovers(&self) -> Result<bool> {
+        let containers = self
+            .docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&self.cluster_filter())
+                    .build(),
+            ))
+            .await
+            .map_err(|e| api_error("listing containers", e))?;
+        let volumes = self
+            .docker
+            .list_volumes(Some(
+                ListVolumesOptionsBuilder::default()
+                    .filters(&self.cluster_filter())
+                    .build(),
+            ))
+            .await
+            .map_err(|e| api_error("listing volumes", e))?;
+        let network = self
+            .docker
+            .inspect_network(&self.network(), None)
+            .await
+            .ok();
+        let our_network = network
+            .and_then(|n| n.labels)
+            .is_some_and(|l| l.get(LABEL_CLUSTER) == Some(&self.cluster));
+        Ok(
+            !containers.is_empty()
+                || !volumes.volumes.unwrap_or_default().is_empty()
+                || our_network,
+        )
+    }
+
+    fn network(&self) -> String {
+        format!("rl-{}", self.cluster)
+    }
+
+    fn container(&self, node: &NodeSpec) -> String {
+        format!("rl-{}-{}", self.cluster, node.name)
+    }
+
+    fn volume(&self, node: &NodeSpec) -> String {
+        self.container(node)
+    }
+
+    fn proxy_container(&self) -> String {
+        format!("rl-{}-haproxy", self.cluster)
+    }
+
+    fn labels(&self, node: Option<&str>) -> HashMap<String, String> {
+        let mut l = HashMap::from([(LABEL_CLUSTER.to_string(), self.cluster.clone())]);
+        if let Some(n) = node {
+            l.insert(LABEL_NODE.to_string(), n.to_string());
+        }
+        l
+    }
+
+    fn cluster_filter(&self) -> HashMap<String, Vec<String>> {
+        HashMap::from([(
+            "label".to_string(),
+            vec![format!("{LABEL_CLUSTER}={}", self.cluster)],
+        )])
+    }
+
+    /// A one-shot container on the node's volume and the cluster network.
+    fn one_shot<'a>(&'a self, node: &'a NodeSpec, volume: &'a str) -> OneShot<'a> {
+        OneShot {
+            image: &self.pg_image,
+            name: format!("{}-task", self.container(node)),
+            user: "postgres",
+            volume,
+            mount_at: VOLUME_AT,
+            network: self.network(),
+            labels: self.labels(Some(&node.name)),
+        }
+    }
+
+    /// Runs `script` against the node's data: inside the server's container while it runs,
+    /// else in a one-shot container on its volume.
+    async fn in_node(
+        &self,
+        node: &NodeSpec,
+        what: &str,
+        script: &str,
+        env: &[(String, String)],
+    ) -> Result<String> {
+        let mut env = env.to_vec();
+        env.push(("PGDATA".into(), PGDATA.into()));
+        let ran = if self.node_state(node).await? == Some(ProcState::Running) {
+            exec(
+                &self.docker,
+                &self.container(node),
+                Some("postgres"),
+                script,
+                &env,
+            )
+            .await?
+        } else {
+            let volume = self.volume(node);
+            self.one_shot(node, &volume)
+                .run(&self.docker, script, &env)
+                .await?
+        };
+        ran.ok(&format!("{what} ({})", node.name))
+    }
+
+    async fn create_volume(&self, node: &NodeSpec) -> Result<()> {
+        self.docker
+            .create_volume(VolumeCreateRequest {
+                name: Some(self.volume(node)),
+                labels: Some(self.labels(Some(&node.name))),
+                ..Default::default()
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| api_error("creating a volume", e))
+    }
+
+    /// The server's container: `postgres` itself is its main process, so a container kill is
+    /// a crash, a pause a freeze, and a stop a clean shutdown.
+    async fn create_node_container(&self, node: &NodeSpec) -> Result<()> {
+        let name = self.container(node);
+        if self.docker.inspect_container(&name, None).await.is_ok() {
+            return Ok(());
+        }
+        let port_key = format!("{PG_PORT}/tcp");
+        let body = ContainerCreateBody {
+            image: Some(self.pg_image.clone()),
+            hostname: Some(node.name.clone()),
+            user: Some("postgres".into()),
+            entrypoint: Some(vec!["postgres".into(), "-D".into(), PGDATA.into()]),
+            cmd: Some(vec![]),
+            labels: Some(self.labels(Some(&node.name))),
+            exposed_ports: Some(vec![port_key.clone()]),
+            stop_signal: Some("SIGINT".into()),
+            stop_timeout: Some(60),
+            host_config: Some(HostConfig {
+                mounts: Some(vec![volume_mount(&self.volume(node))]),
+                port_bindings: Some(HashMap::from([(
+                    port_key,
+                    Some(vec![binding(node.host, node.port)]),
+                )])),
+                network_mode: Some(self.network()),
+                ..Default::default()
+            }),
+            networking_config: Some(self.aliases(&node.name)),
+            ..Default::default()
+        };
+        self.docker
+            .create_container(
+                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+                body,
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| api_error(&format!("creating container {name}"), e))
+    }
+
+    fn aliases(&self, alias: &str) -> NetworkingConfig {
+        NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                self.network(),
+                EndpointSettings {
+                    aliases: Some(vec![alias.to_string()]),
+                    ..Default::default()
+                },
+            )])),
+        }
+    }
+
+    async fn state_of(&self, container: &str) -> Result<Option<ProcState>> {
+        match self.docker.inspect_container(container, None).await {
+            Ok(c) => {
+                let s = c.state.unwrap_or_default();
+                Ok(Some(if s.paused == Some(true) {
+                    ProcState::Paused
+                } else if s.running == Some(true) {
+                    ProcState::Running
+                } else {
+                    ProcState::Stopped
+                }))
+            }
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(api_error(&format!("inspecting {container}"), e)),
+        }
+    }
+
+    /// Waits until the server answers the protocol: any reply but "starting up" counts.
+    async fn wait_accepting(&self, node: &NodeSpec) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let addr = self.client_addr(node);
+        loop {
+            let mut cfg = tokio_postgres::Config::new();
+            cfg.host(addr.ip().to_string())
+                .port(addr.port())
+                // A login that fails is an answer: the server is up. A password is given so
+                // the refusal comes from the server, not from the client lacking one.
+                .user("replica-lab-probe")
+                .password("-")
+                .dbname("postgres")
+                .connect_timeout(Duration::from_secs(2));
+            match cfg.connect(tokio_postgres::NoTls).await {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    let starting = e.as_db_error().map(|d| d.code().code() == "57P03");
+                    if starting == Some(false) {
+                        return Ok(());
+                    }
+                }
+            }
+            if self.node_state(node).await? != Some(ProcState::Running) {
+                return Err(RuntimeError::new(format!(
+                    "{} exited while starting: see `docker logs {}`",
+                    node.name,
+                    self.container(node)
+                )));
+            }
+            if Instant::now() > deadline {
+                return Err(RuntimeError::new(format!(
+                    "{} did not accept connections within 120 s",
+                    node.name
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn api_port(&self) -> Result<u16> {
+        if let Ok(guard) = self.api_port.lock() {
+            if let Some(p) = *guard {
+                return Ok(p);
+            }
+        }
+        let c = self
+            .docker
+            .inspect_container(&self.proxy_container(), None)
+            .await
+            .map_err(|e| api_error("inspecting HAProxy", e))?;
+        let port = c
+            .network_settings
+            .and_then(|n| n.ports)
+            .and_then(|p| p.get(&format!("{API_PORT}/tcp")).cloned().flatten())
+            .and_then(|b| b.into_iter().find_map(|b| b.host_port?.parse::<u16>().ok()))
+            .ok_or_else(|| RuntimeError::new("HAProxy's runtime API port is not published"))?;
+        if let Ok(mut guard) = self.api_port.lock() {
+            *guard = Some(port);
+        }
+        Ok(port)
+    }
+
+    async fn create_proxy(&self, config: &str) -> Result<()> {
+        let name = self.proxy_container();
+        let mut ports = HashMap::new();
+        for (inner, outer) in [
+            (WRITE_PORT, self.endpoints.write),
+            (READ_PORT, self.endpoints.read),
+            (STATS_PORT, self.endpoints.stats),
+        ] {
+            ports.insert(
+                format!("{inner}/tcp"),
+                Some(vec![binding(outer.ip(), outer.port())]),
+            );
+        }
+        // The runtime API gets a free port on loopback only.
+        ports.insert(
+            format!("{API_PORT}/tcp"),
+            Some(vec![PortBinding {
+                host_ip: Some("127.0.0.1".into()),
+                host_port: Some(String::new()),
+            }]),
+        );
+        let body = ContainerCreateBody {
+            image: Some(self.proxy_image.clone()),
+            entrypoint: Some(vec![
+                "sh".into(),
+                "-c".into(),
+                format!(
+                    "printf '%s' \"$HAPROXY_CFG\" > {PROXY_CFG} && exec haproxy -W -db -f {PROXY_CFG}"
+                ),
+            ]),
+            cmd: Some(vec![]),
+            env: Some(vec![format!("HAPROXY_CFG={config}")]),
+            labels: Some(self.labels(None)),
+            exposed_ports: Some(ports.keys().cloned().collect()),
+            host_config: Some(HostConfig {
+                port_bindings: Some(ports),
+                network_mode: Some(self.network()),
+                ..Default::default()
+            }),
+            networking_config: Some(self.aliases("haproxy")),
+            ..Default::default()
+        };
+        self.docker
+            .create_container(
+                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+                body,
+            )
+            .await
+            .map_err(|e| api_error("creating the HAProxy container", e))?;
+        self.docker
+            .start_container(&name, None)
+            .await
+            .map_err(|e| api_error("starting HAProxy", e))
+    }
+}
+
+fn volume_mount(volume: &str) -> Mount {
+    Mount {
+        target: Some(VOLUME_AT.into()),
+        source: Some(volume.into()),
+        typ: Some(MountType::VOLUME),
+        ..Default::default()
+    }
+}
+
+fn binding(host: IpAddr, port: u16) -> PortBinding {
+    PortBinding {
+        host_ip: Some(host.to_string()),
+        host_port: Some(port.to_string()),
+    }
+}
+
+#[async_trait]
+impl ClusterRuntime for DockerRuntime {
+    fn kind(&self) -> RuntimeKind {
+        RuntimeKind::Docker
+    }
+
+    fn client_addr(&self, node: &NodeSpec) -> SocketAddr {
+        node.socket_addr()
+    }
+
+    fn node_conf(&self, node: &NodeSpec) -> NodeConf {
+        NodeConf {
+            listen: "*".into(),
+            port: PG_PORT,
+            socket_dir: "/tmp".into(),
+            cluster_name: node.name.clone(),
+            upstream: None,
+        }
+    }
+
+    async fn prepare(&self, _topo: &Topology) -> Result<()> {
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| RuntimeError::new(format!("cannot create {}: {e}", self.dir.display())))?;
+        let progress = |line: String| eprintln!("  {line}");
+        ensure_image(&self.docker, &self.pg_image, &progress).await?;
+        ensure_image(&self.docker, &self.proxy_image, &progress).await?;
+        let name = self.network();
+        match self.docker.inspect_network(&name, None).await {
+            Ok(n) => {
+                let ours = n.labels.and_then(|l| l.get(LABEL_CLUSTER).cloned())
+                    == Some(self.cluster.clone());
+                if ours {
+                    Ok(())
+                } else {
+                    Err(RuntimeError::new(format!(
+                        "a Docker network named {name} exists and is not this cluster's: remove or rename it, \
+                         or choose another cluster name with --name"
+                    )))
+                }
+            }
+            Err(e) if is_not_found(&e) => self
+                .docker
+                .create_network(NetworkCreateRequest {
+                    name,
+                    driver: Some("bridge".into()),
+                    labels: Some(self.labels(None)),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ())
+                .map_err(|e| api_error("creating the cluster network", e)),
+            Err(e) => Err(api_error("inspecting the cluster network", e)),
+        }
+    }
+
+    async fn init_primary(&self, node: &NodeSpec, topo: &Topology) -> Result<()> {
+        self.create_volume(node).await?;
+        let script = r#"set -e
+rm -rf "$PGDATA"
+printf '%s\n' "$SUPERUSER_PASSWORD" > /tmp/pw
+initdb -D "$PGDATA" -U postgres --pwfile=/tmp/pw --auth-local=trust --auth-host=scram-sha-256 \
+  -E UTF8 --no-locale --no-sync --no-instructions
+rm -f /tmp/pw
+printf '%s' "$SHARED_CONF" >> "$PGDATA/postgresql.conf"
+printf '%s' "$HBA_CONF" > "$PGDATA/pg_hba.conf"
+printf '%s' "$NODE_CONF_TEXT" > "$PGDATA/$NODE_CONF_FILE"
+"#;
+        let env = [
+            (
+                "SUPERUSER_PASSWORD".to_string(),
+                self.superuser_password.clone(),
+            ),
+            ("SHARED_CONF".into(), pgconf::shared_conf()),
+            (
+                "HBA_CONF".into(),
+                pgconf::hba_conf(&topo.credentials, "all"),
+            ),
+            (
+                "NODE_CONF_TEXT".into(),
+                self.node_conf(node).render(&topo.credentials),
+            ),
+            ("NODE_CONF_FILE".into(), NODE_CONF.into()),
+        ];
+        self.in_node(node, "initdb", script, &env).await?;
+        self.create_node_container(node).await
+    }
+
+    async fn bootstrap_session(&self, node: &NodeSpec) -> Result<Admin> {
+        Ok(Admin::tcp_login(
+            self.client_addr(node),
+            "postgres",
+            &self.superuser_password,
+            "postgres",
+        )
+        .await?)
+    }
+
+    async fn clone_replica(
+        &self,
+        node: &NodeSpec,
+        primary: &NodeSpec,
+        topo: &Topology,
+    ) -> Result<()> {
+        self.create_volume(node).await?;
+        let (host, port) = self.peer_addr(primary);
+        let script = format!(
+            r#"set -e
+rm -rf "$PGDATA"
+pg_basebackup -D "$PGDATA" -h {} -p {port} -U {} -w -X stream -c fast --no-sync -S {}
+"#,
+            sh_quote(&host),
+            sh_quote(&topo.credentials.replication_user),
+            sh_quote(&node.slot_name())
+        );
+        let env = [
+            (
+                "PGPASSWORD".to_string(),
+                topo.credentials.replication_password.clone(),
+            ),
+            ("PGAPPNAME".into(), format!("{}-clone", node.name)),
+        ];
+        self.in_node(node, "pg_basebackup", &script, &env).await?;
+        self.create_node_container(node).await
+    }
+
+    async fn rewind(&self, node: &NodeSpec, primary: &NodeSpec, topo: &Topology) -> Result<()> {
+        let (host, port) = self.peer_addr(primary);
+        let creds = &topo.credentials;
+        let source = format!(
+            "host={host} port={port} user={} password={} dbname=postgres",
+            pgconf::conninfo_quote(&creds.user),
+            pgconf::conninfo_quote(&creds.password)
+        );
+        // The stopped server was PID 1 in its container, and PID 1 is alive in this one:
+        // its lock file would make pg_rewind's crash recovery think it still runs.
+        let script = r#"rm -f "$PGDATA/postmaster.pid"
+exec pg_rewind -D "$PGDATA" --source-server="$SOURCE" --no-sync"#;
+        self.in_node(node, "pg_rewind", script, &[("SOURCE".into(), source)])
+            .await
+            .map(|_| ())
+    }
+
+    async fn configure_node(&self, node: &NodeSpec, conf: &str, standby: bool) -> Result<()> {
+        let script = r#"set -e
+printf '%s' "$NODE_CONF_TEXT" > "$PGDATA/$NODE_CONF_FILE"
+if [ "$STANDBY" = 1 ]; then : > "$PGDATA/$SIGNAL"; else rm -f "$PGDATA/$SIGNAL"; fi
+"#;
+        let env = [
+            ("NODE_CONF_TEXT".to_string(), conf.to_string()),
+            ("NODE_CONF_FILE".into(), NODE_CONF.into()),
+            ("SIGNAL".into(), STANDBY_SIGNAL.into()),
+            ("STANDBY".into(), if standby { "1" } else { "0" }.into()),
+        ];
+        self.in_node(node, "writing settings", script, &env)
+            .await
+            .map(|_| ())
+    }
+
+    async fn is_standby(&self, node: &NodeSpec) -> Result<bool> {
+        let out = self
+            .in_node(
+                node,
+                "reading the standby signal",
+                r#"if [ -f "$PGDATA/$SIGNAL" ]; then echo yes; else echo no; fi"#,
+                &[("SIGNAL".into(), STANDBY_SIGNAL.into())],
+            )
+            .await?;
+        Ok(out.trim() == "yes")
+    }
+
+    async fn reload_node(&self, node: &NodeSpec) -> Result<()> {
+        if self.node_state(node).await? != Some(ProcState::Running) {
+            return Ok(());
+        }
+        self.docker
+            .kill_container(
+                &self.container(node),
+                Some(
+                    KillContainerOptionsBuilder::default()
+                        .signal("SIGHUP")
+                        .build(),
+                ),
+            )
+            .await
+            .map_err(|e| api_error(&format!("reloading {}", node.name), e))
+    }
+
+    async fn start_node(&self, node: &NodeSpec) -> Result<()> {
+        self.create_node_container(node).await?;
+        if self.node_state(node).await? != Some(ProcState::Running) {
+            self.docker
+                .start_container(&self.container(node), None)
+                .await
+                .map_err(|e| api_error(&format!("starting {}", node.name), e))?;
+        }
+        self.wait_accepting(node).await
+    }
+
+    async fn stop_node(&self, node: &NodeSpec) -> Result<()> {
+        let name = self.container(node);
+        match self.node_state(node).await? {
+            None | Some(ProcState::Stopped) => return Ok(()),
+            Some(ProcState::Paused) => {
+                // A frozen server cannot act on the shutdown request.
+                let _ = self.docker.unpause_container(&name).await;
+            }
+            Some(ProcState::Running) => {}
+        }
+        self.docker
+            .stop_container(
+                &name,
+                Some(StopContainerOptionsBuilder::default().t(60).build()),
+            )
+            .await
+            .map_err(|e| api_error(&format!("stopping {}", node.name), e))
+    }
+
+    async fn signal_node(&self, node: &NodeSpec, signal: NodeSignal) -> Result<()> {
+        let name = self.container(node);
+        let result = match signal {
+            NodeSignal::Kill => {
+                if self.node_state(node).await? == Some(ProcState::Paused) {
+                    let _ = self.docker.unpause_container(&name).await;
+                }
+                self.docker
+                    .kill_container(
+                        &name,
+                        Some(
+                            KillContainerOptionsBuilder::default()
+                                .signal("SIGKILL")
+                                .build(),
+                        ),
+                    )
+                    .await
+            }
+            NodeSignal::Pause => self.docker.pause_container(&name).await,
+            NodeSignal::Resume => self.docker.unpause_container(&name).await,
+        };
+        result.map_err(|e| api_error(&format!("signalling {}", node.name), e))
+    }
+
+    async fn node_state(&self, node: &NodeSpec) -> Result<Option<ProcState>> {
+        self.state_of(&self.container(node)).await
+    }
+
+    async fn remove_node(&self, node: &NodeSpec) -> Result<()> {
+        // A clean stop closes the replication connection; a removed container's would linger
+        // on the primary until wal_sender_timeout, keeping its slot busy.
+        let _ = self.stop_node(node).await;
+        let _ = self
+            .docker
+            .remove_container(
+                &self.container(node),
+                Some(
+                    RemoveContainerOptionsBuilder::default()
+                        .force(true)
+                        .v(true)
+                        .build(),
+                ),
+            )
+            .await;
+        match self
+            .docker
+            .remove_volume(
+                &self.volume(node),
+                Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
+            )
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(api_error(&format!("removing {}'s volume", node.name), e)),
+        }
+    }
+
+    fn peer_addr(&self, node: &NodeSpec) -> (String, u16) {
+        (node.name.clone(), PG_PORT)
+    }
+
+    fn proxy_config(&self, topo: &Topology) -> String {
+        let servers: Vec<ProxyServer> = topo
+            .nodes
+            .iter()
+            .map(|n| ProxyServer {
+                name: n.name.clone(),
+                target: node_target(self.peer_addr(n)),
+            })
+            .collect();
+        let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        let inside = Endpoints {
+            write: SocketAddr::new(any, WRITE_PORT),
+            read: SocketAddr::new(any, READ_PORT),
+            stats: SocketAddr::new(any, STATS_PORT),
+        };
+        let env = ProxyEnv {
+            api_socket: format!("ipv4@0.0.0.0:{API_PORT}"),
+            state_file: "/tmp/server-state".into(),
+            dns: Some("127.0.0.11:53".into()),
+        };
+        haproxy::render(&inside, &servers, &topo.credentials.check_user, &env)
+    }
+
+    async fn apply_proxy(&self, config: &str) -> Result<()> {
+        let name = self.proxy_container();
+        match self.state_of(&name).await? {
+            Some(ProcState::Running) => {
+                // Keep health states across the reload (see the local runtime), then let the
+                // master process hand the listeners to a new worker.
+                let state = self.proxy_api("show servers state").await?;
+                let script = r#"set -e
+printf '%s' "$CFG" > /tmp/haproxy.cfg.next
+haproxy -c -q -f /tmp/haproxy.cfg.next
+printf '%s' "$STATE" > /tmp/server-state
+mv /tmp/haproxy.cfg.next /tmp/haproxy.cfg
+kill -USR2 1
+"#;
+                let env = [
+                    ("CFG".to_string(), config.to_string()),
+                    ("STATE".into(), state),
+                ];
+                exec(&self.docker, &name, None, script, &env)
+                    .await?
+                    .ok("reloading HAProxy")
+                    .map(|_| ())
+            }
+            Some(_) => {
+                let _ = self
+                    .docker
+                    .remove_container(
+                        &name,
+                        Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+                    )
+                    .await;
+                if let Ok(mut guard) = self.api_port.lock() {
+                    *guard = None;
+                }
+                self.create_proxy(config).await
+            }
+            None => self.create_proxy(config).await,
+        }
+    }
+
+    async fn proxy_api(&self, command: &str) -> Result<String> {
+        let port = self.api_port().await?;
+        let io = async {
+            let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+            stream.write_all(format!("{command}\n").as_bytes()).await?;
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).await?;
+            Ok::<_, std::io::Error>(answer)
+        };
+        match tokio::time::timeout(Duration::from_secs(3), io).await {
+            Ok(Ok(answer)) if !answer.is_empty() => Ok(answer),
+            Ok(Ok(_)) => Err(RuntimeError::new(
+                "HAProxy's runtime API closed without answering",
+            )),
+            Ok(Err(e)) => Err(RuntimeError::new(format!(
+                "HAProxy's runtime API does not answer: {e}"
+            ))),
+            Err(_) => Err(RuntimeError::new(
+                "HAProxy's runtime API did not answer within 3 s",
+            )),
+        }
+    }
+
+    async fn proxy_running(&self) -> Result<bool> {
+        Ok(self.state_of(&self.proxy_container()).await? == Some(ProcState::Running))
+    }
+
+    async fn set_partitioned(&self, node: &NodeSpec, cut: bool) -> Result<()> {
+        let container = self.container(node);
+        let net = self.network();
+        let result = if cut {
+            self.docker
+                .disconnect_network(
+                    &net,
+                    NetworkDisconnectRequest {
+                        container,
+                        force: Some(true),
+                    },
+                )
+                .await
+        } else {
+            self.docker
+                .connect_network(
+                    &net,
+                    NetworkConnectRequest {
+                        container,
+                        endpoint_config: Some(EndpointSettings {
+                            aliases: Some(vec![node.name.clone()]),
+                            ..Default::default()
+                        }),
+                    },
+                )
+                .await
+        };
+        result.map_err(|e| api_error(&format!("changing {}'s network", node.name), e))
+    }
+
+    async fn is_partitioned(&self, node: &NodeSpec) -> Result<bool> {
+        let c = self
+            .docker
+            .inspect_container(&self.container(node), None)
+            .await
+            .map_err(|e| api_error(&format!("inspecting {}", node.name), e))?;
+        let attached = c
+            .network_settings
+            .and_then(|n| n.networks)
+            .is_some_and(|nets| nets.contains_key(&self.network()));
+        Ok(!attached)
+    }
+
+    async fn destroy(&self, keep_data: bool) -> Result<()> {
+        let containers = self
+            .docker
+            .list_containers(Some(
+                ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&self.cluster_filter())
+                    .build(),
+            ))
+            .await
+            .map_err(|e| api_error("listing the cluster's containers", e))?;
+        let names: Vec<String> = containers.into_iter().filter_map(|c| c.id).collect();
+        let removals = names.iter().map(|id| async move {
+            if keep_data {
+                let _ = self.docker.unpause_container(id).await;
+                self.docker
+                    .stop_container(
+                        id,
+                        Some(StopContainerOptionsBuilder::default().t(60).build()),
+                    )
+                    .await
+            } else {
+                self.docker
+                    .remove_container(
+                        id,
+                        Some(
+                            RemoveContainerOptionsBuilder::default()
+                                .force(true)
+                                .v(true)
+                                .build(),
+                        ),
+                    )
+                    .await
+            }
+        });
+        for r in futures::future::join_all(removals).await {
+            if let Err(e) = r {
+                if !is_not_found(&e) && !keep_data {
+                    return Err(api_error("removing a container", e));
+                }
+            }
+        }
+        if keep_data {
+            return Ok(());
+        }
+        let volumes = self
+            .docker
+            .list_volumes(Some(
+                ListVolumesOptionsBuilder::default()
+                    .filters(&self.cluster_filter())
+                    .build(),
+            ))
+            .await
+            .map_err(|e| api_error("listing the cluster's volumes", e))?;
+        for v in volumes.volumes.unwrap_or_default() {
+            self.docker
+                .remove_volume(
+                    &v.name,
+                    Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
+                )
+                .await
+                .map_err(|e| api_error(&format!("removing volume {}", v.name), e))?;
+        }
+        if let Ok(n) = self.docker.inspect_network(&self.network(), None).await {
+            if n.labels.and_then(|l| l.get(LABEL_CLUSTER).cloned()) == Some(self.cluster.clone()) {
+                self.docker
+                    .remove_network(&self.network())
+                    .await
+                    .map_err(|e| api_error("removing the cluster network", e))?;
+            }
+        }
+        match std::fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(RuntimeError::new(format!(
+                "cannot remove {}: {e}",
+                self.dir.display()
+            ))),
+        }
+    }
+}
