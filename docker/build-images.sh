@@ -10,7 +10,7 @@
 set -euo pipefail
 
 SUITE=bookworm
-PG_IMAGE=${REPLICA_LAB_PG_IMAGE:-replica-lab/postgres:15}
+PG_IMAGE=${REPLICA_LAB_POSTGRES_IMAGE:-replica-lab/postgres:15}
 HAPROXY_IMAGE=${REPLICA_LAB_HAPROXY_IMAGE:-replica-lab/haproxy:2.6}
 PKGS=postgresql-15,haproxy
 IMAGE_PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

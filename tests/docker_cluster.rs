@@ -1,0 +1,183 @@
+//! What only the Docker runtime does: network partitions, several clusters on one engine,
+//! sweeping by label, and never touching what is not the cluster's.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use support::{Rt, TestCluster, eventually, haproxy_status, node};
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run docker");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Names of the engine's objects labelled with the cluster's name.
+fn labelled(cluster: &str) -> Vec<String> {
+    let filter = format!("label=io.replica-lab.cluster={cluster}");
+    let mut found = Vec::new();
+    for kind in [
+        &["ps", "-a", "--format", "{{.Names}}", "--filter"][..],
+        &["volume", "ls", "--format", "{{.Name}}", "--filter"],
+        &["network", "ls", "--format", "{{.Name}}", "--filter"],
+    ] {
+        let mut args = kind.to_vec();
+        args.push(&filter);
+        found.extend(docker(&args).lines().map(String::from));
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_partitioned_replica_leaves_haproxy_and_catches_up_when_healed() {
+    let Some(rt) = Rt::docker_or_skip("partition") else {
+        return;
+    };
+    let c = TestCluster::new("t-docker-partition", 31, rt);
+    c.up(2);
+    c.ok(&["node", "partition", "pg3"]);
+    c.wait_status(
+        Duration::from_secs(15),
+        "pg3 out of the read backend",
+        |s| !haproxy_status(s, "read", "pg3").starts_with("UP"),
+    );
+    let pg2 = c.node_address("pg2");
+    let w = c.connect(c.write_port()).await.expect("write endpoint");
+    w.batch_execute("CREATE TABLE during (x int); INSERT INTO during VALUES (1), (2), (3)")
+        .await
+        .expect("writes go on while pg3 is cut off");
+    for _ in 0..6 {
+        assert_eq!(c.served_by_read().await.expect("reads keep working"), pg2);
+    }
+    // Partitioning twice is a no-op.
+    let out = c.ok(&["node", "partition", "pg3"]);
+    assert!(out.contains("pg3: partition done"), "{out}");
+
+    c.ok(&["node", "heal", "pg3"]);
+    eventually(Duration::from_secs(20), "pg3 streaming again", || async {
+        c.streaming_from("pg1").await.contains("pg3").then_some(())
+    })
+    .await;
+    c.wait_status(Duration::from_secs(15), "pg3 UP again", |s| {
+        haproxy_status(s, "read", "pg3") == "UP"
+    });
+    let pg3 = support::connect(c.node_connect("pg3"), "mydatabase")
+        .await
+        .expect("connect pg3");
+    eventually(
+        Duration::from_secs(10),
+        "the rows written during the partition",
+        || async {
+            let n: i64 = pg3
+                .query_one("SELECT count(*) FROM during", &[])
+                .await
+                .ok()?
+                .get(0);
+            (n == 3).then_some(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_clusters_share_one_engine_without_interfering() {
+    let Some(rt) = Rt::docker_or_skip("two clusters") else {
+        return;
+    };
+    let a = TestCluster::new("t-docker-a", 32, rt);
+    let b = TestCluster::new("t-docker-b", 33, rt);
+    a.up(1);
+    b.up(1);
+    let wa = a.connect(a.write_port()).await.expect("a");
+    wa.batch_execute("CREATE TABLE only_in_a (x int)")
+        .await
+        .expect("create in a");
+    let wb = b.connect(b.write_port()).await.expect("b");
+    let err = wb
+        .query_one("SELECT count(*) FROM only_in_a", &[])
+        .await
+        .expect_err("b sees a's table");
+    assert_eq!(err.as_db_error().map(|d| d.code().code()), Some("42P01"));
+
+    a.ok(&["down"]);
+    assert!(
+        labelled("t-docker-a").is_empty(),
+        "{:?}",
+        labelled("t-docker-a")
+    );
+    let s = b.status();
+    assert_eq!(node(&s, "pg1")["role"], "primary");
+    assert_eq!(node(&s, "pg2")["role"], "replica");
+    let n: i64 = wb
+        .query_one("SELECT 1::bigint", &[])
+        .await
+        .expect("b still serves")
+        .get(0);
+    assert_eq!(n, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crashed_cluster_comes_back_and_a_lost_record_is_swept_by_label() {
+    let Some(rt) = Rt::docker_or_skip("crash sweep") else {
+        return;
+    };
+    let c = TestCluster::new("t-docker-crash", 34, rt);
+    c.up(1);
+    // Every container dies at once, as in an engine restart.
+    let ids = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        "label=io.replica-lab.cluster=t-docker-crash",
+    ]);
+    let ids: Vec<&str> = ids.lines().collect();
+    assert_eq!(ids.len(), 3, "pg1, pg2 and haproxy");
+    let mut args = vec!["kill"];
+    args.extend(ids.iter().copied());
+    docker(&args);
+    let out = c.command(&["up"]).output().expect("up");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("restarted pg1, pg2, haproxy"), "{stderr}");
+    assert_eq!(node(&c.status(), "pg2")["role"], "replica");
+
+    // The local record is lost: `down` still finds the cluster by its labels.
+    std::fs::remove_dir_all(c.cluster_dir()).expect("remove record");
+    c.ok(&["down"]);
+    assert!(
+        labelled("t-docker-crash").is_empty(),
+        "{:?}",
+        labelled("t-docker-crash")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_foreign_network_with_the_clusters_name_is_never_touched() {
+    let Some(rt) = Rt::docker_or_skip("foreign network") else {
+        return;
+    };
+    let c = TestCluster::new("t-docker-foreign", 35, rt);
+    let _ = docker(&["network", "rm", "rl-t-docker-foreign"]);
+    docker(&["network", "create", "rl-t-docker-foreign"]);
+    let err = c.fails(&["up", "--replicas", "1"]);
+    assert!(
+        err.contains("rl-t-docker-foreign exists and is not this cluster's"),
+        "{err}"
+    );
+    let listed = docker(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(
+        listed.lines().any(|n| n == "rl-t-docker-foreign"),
+        "the foreign network was removed"
+    );
+    c.ok(&["down"]);
+    let listed = docker(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(
+        listed.lines().any(|n| n == "rl-t-docker-foreign"),
+        "down removed a foreign network"
+    );
+    docker(&["network", "rm", "rl-t-docker-foreign"]);
+}
