@@ -181,3 +181,28 @@ async fn a_foreign_network_with_the_clusters_name_is_never_touched() {
     );
     docker(&["network", "rm", "rl-t-docker-foreign"]);
 }
+
+#[test]
+fn an_image_that_cannot_be_pulled_names_the_offline_builder() {
+    let Some(rt) = Rt::docker_or_skip("missing image") else {
+        return;
+    };
+    let c = TestCluster::new("t-docker-noimage", 36, rt);
+    let out = c
+        .command(&["up", "--replicas", "1"])
+        .env("REPLICA_LAB_POSTGRES_IMAGE", "replica-lab/no-such-image:0")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("image replica-lab/no-such-image:0 is not here and cannot be pulled"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("docker/build-images.sh"), "{stderr}");
+    assert!(
+        labelled("t-docker-noimage").is_empty(),
+        "{:?}",
+        labelled("t-docker-noimage")
+    );
+}

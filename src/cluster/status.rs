@@ -132,7 +132,10 @@ impl Prober {
             role,
             state,
             // What the server itself says; the configured address when it cannot be asked.
-            address: address.unwrap_or_else(|| node.host.to_string()),
+            address: match address {
+                Some(a) => a,
+                None => rt.node_ip(node).await.unwrap_or_default(),
+            },
             port: node.port,
             connect: rt.client_addr(node).to_string(),
         }

@@ -120,6 +120,12 @@ pub trait ClusterRuntime: Send + Sync {
 
     async fn signal_node(&self, node: &NodeSpec, signal: NodeSignal) -> Result<()>;
 
+    /// The address the node's server listens on, as `inet_server_addr()` would say, when
+    /// the runtime knows it without asking the server.
+    async fn node_ip(&self, node: &NodeSpec) -> Option<String> {
+        Some(node.host.to_string())
+    }
+
     /// `None` when the node has no data at all.
     async fn node_state(&self, node: &NodeSpec) -> Result<Option<ProcState>>;
 

@@ -66,13 +66,21 @@ pub async fn image_present(docker: &Docker, image: &str) -> bool {
     docker.inspect_image(image).await.is_ok()
 }
 
-/// Pulls `image` unless present, printing progress; says how to build it when it cannot be
+/// How far a pull has come: typed, so a headless bar and the TUI draw the same figures.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PullProgress {
+    pub image: String,
+    pub layers_done: usize,
+    pub layers: usize,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+}
+
+pub type PullReporter = dyn Fn(&PullProgress) + Send + Sync;
+
+/// Pulls `image` unless present, reporting progress; says how to build it when it cannot be
 /// pulled (an engine with no registry).
-pub async fn ensure_image(
-    docker: &Docker,
-    image: &str,
-    progress: &(dyn Fn(String) + Sync),
-) -> Result<()> {
+pub async fn ensure_image(docker: &Docker, image: &str, report: &PullReporter) -> Result<()> {
     if image_present(docker, image).await {
         return Ok(());
     }
@@ -85,41 +93,78 @@ pub async fn ensure_image(
         .tag(tag)
         .build();
     let mut stream = docker.create_image(Some(options), None, None);
-    let mut layers: HashMap<String, String> = HashMap::new();
+    // Per layer: (bytes done, bytes total, finished).
+    let mut layers: HashMap<String, (u64, u64, bool)> = HashMap::new();
     while let Some(item) = stream.next().await {
-        match item {
-            Ok(info) => {
-                if let (Some(id), Some(status)) = (info.id, info.status) {
-                    let done =
-                        status.starts_with("Pull complete") || status.starts_with("Already exists");
-                    let changed =
-                        layers.insert(id, status.clone()).as_deref() != Some(status.as_str());
-                    if changed {
-                        let complete = layers
-                            .values()
-                            .filter(|s| {
-                                s.starts_with("Pull complete") || s.starts_with("Already exists")
-                            })
-                            .count();
-                        if done || status.starts_with("Downloading") && complete == 0 {
-                            progress(format!(
-                                "pulling {image}: {complete}/{} layers",
-                                layers.len()
-                            ));
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                return Err(RuntimeError::new(format!(
-                    "image {image} is not here and cannot be pulled ({}): build images offline with {BUILDER} \
-                     and point replica-lab at them (REPLICA_LAB_POSTGRES_IMAGE, REPLICA_LAB_HAPROXY_IMAGE)",
-                    describe(&e)
-                )));
+        let info = item.map_err(|e| {
+            RuntimeError::new(format!(
+                "image {image} is not here and cannot be pulled ({}): build images offline with {BUILDER} \
+                 and point replica-lab at them (REPLICA_LAB_POSTGRES_IMAGE, REPLICA_LAB_HAPROXY_IMAGE)",
+                describe(&e)
+            ))
+        })?;
+        let (Some(id), Some(status)) = (info.id, info.status) else {
+            continue;
+        };
+        let entry = layers.entry(id).or_default();
+        if let Some(detail) = info.progress_detail {
+            if status.starts_with("Downloading") {
+                entry.0 = detail
+                    .current
+                    .and_then(|c| u64::try_from(c).ok())
+                    .unwrap_or(entry.0);
+                entry.1 = detail
+                    .total
+                    .and_then(|t| u64::try_from(t).ok())
+                    .unwrap_or(entry.1);
             }
         }
+        entry.2 = status.starts_with("Pull complete") || status.starts_with("Already exists");
+        report(&PullProgress {
+            image: image.to_string(),
+            layers_done: layers.values().filter(|l| l.2).count(),
+            layers: layers.len(),
+            bytes_done: layers.values().map(|l| l.0).sum(),
+            bytes_total: layers.values().map(|l| l.1).sum(),
+        });
     }
     Ok(())
+}
+
+/// A progress bar on stderr: redrawn in place on a terminal, a line per finished layer
+/// elsewhere (logs, CI).
+pub fn headless_pull_reporter() -> Box<PullReporter> {
+    use std::io::IsTerminal;
+    let tty = std::io::stderr().is_terminal();
+    let last_done = std::sync::Mutex::new(usize::MAX);
+    Box::new(move |p: &PullProgress| {
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+        let line = format!(
+            "pulling {} {} {}/{} layers {:.1}/{:.1} MiB",
+            p.image,
+            bar(p.bytes_done, p.bytes_total.max(1), 20),
+            p.layers_done,
+            p.layers,
+            mib(p.bytes_done),
+            mib(p.bytes_total)
+        );
+        if tty {
+            eprint!("\r  {line}\x1b[K");
+            if p.layers > 0 && p.layers_done == p.layers {
+                eprintln!();
+            }
+        } else if let Ok(mut last) = last_done.lock() {
+            if *last != p.layers_done {
+                *last = p.layers_done;
+                eprintln!("  {line}");
+            }
+        }
+    })
+}
+
+fn bar(done: u64, total: u64, width: usize) -> String {
+    let filled = usize::try_from(done.min(total) * width as u64 / total).unwrap_or(width);
+    format!("[{}{}]", "#".repeat(filled), ".".repeat(width - filled))
 }
 
 /// The output and exit code of a command.
@@ -305,6 +350,47 @@ impl OneShot<'_> {
     }
 }
 
+/// Waits for one of `actions` on `container` in the engine's event stream. Events since
+/// `since` are replayed, so one that happened before the subscription is not missed.
+pub async fn wait_event(
+    docker: &Docker,
+    container: &str,
+    actions: &[&str],
+    since: std::time::SystemTime,
+    limit: Duration,
+) -> Result<String> {
+    let since = since
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| format!("{}.{:09}", d.as_secs(), d.subsec_nanos()))
+        .unwrap_or_else(|_| "0".into());
+    let filters = HashMap::from([
+        ("type".to_string(), vec!["container".to_string()]),
+        ("container".to_string(), vec![container.to_string()]),
+        (
+            "event".to_string(),
+            actions.iter().map(|a| a.to_string()).collect(),
+        ),
+    ]);
+    let options = bollard::query_parameters::EventsOptionsBuilder::default()
+        .since(&since)
+        .filters(&filters)
+        .build();
+    let mut events = docker.events(Some(options));
+    let first = tokio::time::timeout(limit, events.next()).await;
+    match first {
+        Ok(Some(Ok(event))) => Ok(event.action.unwrap_or_default()),
+        Ok(Some(Err(e))) => Err(api_error(&format!("watching {container}"), e)),
+        Ok(None) => Err(RuntimeError::new(format!(
+            "the engine closed the event stream of {container}"
+        ))),
+        Err(_) => Err(RuntimeError::new(format!(
+            "{container} did not report {} within {} s",
+            actions.join("/"),
+            limit.as_secs()
+        ))),
+    }
+}
+
 /// Shell-safe single quoting for scripts.
 pub fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
@@ -318,6 +404,13 @@ mod tests {
     fn quoting_survives_quotes() {
         assert_eq!(sh_quote("a b"), "'a b'");
         assert_eq!(sh_quote("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn the_bar_fills_with_progress() {
+        assert_eq!(bar(0, 100, 10), "[..........]");
+        assert_eq!(bar(50, 100, 10), "[#####.....]");
+        assert_eq!(bar(200, 100, 10), "[##########]");
     }
 
     #[test]

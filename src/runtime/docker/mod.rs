@@ -57,6 +57,7 @@ pub struct DockerRuntime {
     superuser_password: String,
     /// HAProxy's published runtime-API port, looked up once per container.
     api_port: Mutex<Option<u16>>,
+    pull_reporter: Box<engine::PullReporter>,
 }
 
 impl DockerRuntime {
@@ -74,7 +75,14 @@ impl DockerRuntime {
             },
             superuser_password: settings.password.clone(),
             api_port: Mutex::new(None),
+            pull_reporter: engine::headless_pull_reporter(),
         })
+    }
+
+    /// Where image pull progress goes (a bar on stderr by default).
+    pub fn with_pull_reporter(mut self, reporter: Box<engine::PullReporter>) -> Self {
+        self.pull_reporter = reporter;
+        self
     }
 
     /// Whether both configured images are already on the engine (no pull needed).
@@ -431,9 +439,8 @@ impl ClusterRuntime for DockerRuntime {
     async fn prepare(&self, _topo: &Topology) -> Result<()> {
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| RuntimeError::new(format!("cannot create {}: {e}", self.dir.display())))?;
-        let progress = |line: String| eprintln!("  {line}");
-        ensure_image(&self.docker, &self.pg_image, &progress).await?;
-        ensure_image(&self.docker, &self.proxy_image, &progress).await?;
+        ensure_image(&self.docker, &self.pg_image, self.pull_reporter.as_ref()).await?;
+        ensure_image(&self.docker, &self.proxy_image, self.pull_reporter.as_ref()).await?;
         let name = self.network();
         match self.docker.inspect_network(&name, None).await {
             Ok(n) => {
@@ -627,26 +634,42 @@ if [ "$STANDBY" = 1 ]; then : > "$PGDATA/$SIGNAL"; else rm -f "$PGDATA/$SIGNAL";
 
     async fn signal_node(&self, node: &NodeSpec, signal: NodeSignal) -> Result<()> {
         let name = self.container(node);
-        let result = match signal {
+        let since = std::time::SystemTime::now();
+        let (result, event) = match signal {
             NodeSignal::Kill => {
                 if self.node_state(node).await? == Some(ProcState::Paused) {
                     let _ = self.docker.unpause_container(&name).await;
                 }
-                self.docker
-                    .kill_container(
-                        &name,
-                        Some(
-                            KillContainerOptionsBuilder::default()
-                                .signal("SIGKILL")
-                                .build(),
-                        ),
-                    )
-                    .await
+                let kill = KillContainerOptionsBuilder::default()
+                    .signal("SIGKILL")
+                    .build();
+                (self.docker.kill_container(&name, Some(kill)).await, "die")
             }
-            NodeSignal::Pause => self.docker.pause_container(&name).await,
-            NodeSignal::Resume => self.docker.unpause_container(&name).await,
+            NodeSignal::Pause => (self.docker.pause_container(&name).await, "pause"),
+            NodeSignal::Resume => (self.docker.unpause_container(&name).await, "unpause"),
         };
-        result.map_err(|e| api_error(&format!("signalling {}", node.name), e))
+        result.map_err(|e| api_error(&format!("signalling {}", node.name), e))?;
+        // Return once the engine reports the change, so the caller sees the new state.
+        engine::wait_event(
+            &self.docker,
+            &name,
+            &[event],
+            since,
+            Duration::from_secs(10),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn node_ip(&self, node: &NodeSpec) -> Option<String> {
+        let c = self
+            .docker
+            .inspect_container(&self.container(node), None)
+            .await
+            .ok()?;
+        let nets = c.network_settings?.networks?;
+        let ip = nets.get(&self.network())?.ip_address.clone()?;
+        (!ip.is_empty()).then_some(ip)
     }
 
     async fn node_state(&self, node: &NodeSpec) -> Result<Option<ProcState>> {
