@@ -3,6 +3,9 @@
 //! each other by network alias (`pg1`, `pg2`, …); HAProxy resolves them through Docker's DNS.
 
 pub mod engine;
+mod node;
+mod proxy;
+mod sweep;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -39,12 +42,6 @@ use crate::settings::Settings;
 const VOLUME_AT: &str = "/var/lib/postgresql";
 const PGDATA: &str = "/var/lib/postgresql/replica-lab";
 const PG_PORT: u16 = 5432;
-const API_PORT: u16 = 9999;
-const PROXY_CFG: &str = "/tmp/haproxy.cfg";
-/// Inside the container the endpoints listen on fixed ports; Docker publishes them.
-const WRITE_PORT: u16 = 5435;
-const READ_PORT: u16 = 5436;
-const STATS_PORT: u16 = 8404;
 
 pub struct DockerRuntime {
     docker: Docker,
@@ -91,42 +88,6 @@ impl DockerRuntime {
             && engine::image_present(&self.docker, &self.proxy_image).await
     }
 
-    /// Whether the engine holds anything labelled with this cluster's name.
-    pub async fn has_leftovers(&self) -> Result<bool> {
-        let containers = self
-            .docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&self.cluster_filter())
-                    .build(),
-            ))
-            .await
-            .map_err(|e| api_error("listing containers", e))?;
-        let volumes = self
-            .docker
-            .list_volumes(Some(
-                ListVolumesOptionsBuilder::default()
-                    .filters(&self.cluster_filter())
-                    .build(),
-            ))
-            .await
-            .map_err(|e| api_error("listing volumes", e))?;
-        let network = self
-            .docker
-            .inspect_network(&self.network(), None)
-            .await
-            .ok();
-        let our_network = network
-            .and_then(|n| n.labels)
-            .is_some_and(|l| l.get(LABEL_CLUSTER) == Some(&self.cluster));
-        Ok(
-            !containers.is_empty()
-                || !volumes.volumes.unwrap_or_default().is_empty()
-                || our_network,
-        )
-    }
-
     fn network(&self) -> String {
         format!("rl-{}", self.cluster)
     }
@@ -137,10 +98,6 @@ impl DockerRuntime {
 
     fn volume(&self, node: &NodeSpec) -> String {
         self.container(node)
-    }
-
-    fn proxy_container(&self) -> String {
-        format!("rl-{}-haproxy", self.cluster)
     }
 
     fn labels(&self, node: Option<&str>) -> HashMap<String, String> {
@@ -210,193 +167,6 @@ impl DockerRuntime {
             .await
             .map(|_| ())
             .map_err(|e| api_error("creating a volume", e))
-    }
-
-    /// The server's container: `postgres` itself is its main process, so a container kill is
-    /// a crash, a pause a freeze, and a stop a clean shutdown.
-    async fn create_node_container(&self, node: &NodeSpec) -> Result<()> {
-        let name = self.container(node);
-        if self.docker.inspect_container(&name, None).await.is_ok() {
-            return Ok(());
-        }
-        let port_key = format!("{PG_PORT}/tcp");
-        let body = ContainerCreateBody {
-            image: Some(self.pg_image.clone()),
-            hostname: Some(node.name.clone()),
-            user: Some("postgres".into()),
-            entrypoint: Some(vec!["postgres".into(), "-D".into(), PGDATA.into()]),
-            cmd: Some(vec![]),
-            labels: Some(self.labels(Some(&node.name))),
-            exposed_ports: Some(vec![port_key.clone()]),
-            stop_signal: Some("SIGINT".into()),
-            stop_timeout: Some(60),
-            host_config: Some(HostConfig {
-                mounts: Some(vec![volume_mount(&self.volume(node))]),
-                port_bindings: Some(HashMap::from([(
-                    port_key,
-                    Some(vec![binding(node.host, node.port)]),
-                )])),
-                network_mode: Some(self.network()),
-                ..Default::default()
-            }),
-            networking_config: Some(self.aliases(&node.name)),
-            ..Default::default()
-        };
-        self.docker
-            .create_container(
-                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-                body,
-            )
-            .await
-            .map(|_| ())
-            .map_err(|e| api_error(&format!("creating container {name}"), e))
-    }
-
-    fn aliases(&self, alias: &str) -> NetworkingConfig {
-        NetworkingConfig {
-            endpoints_config: Some(HashMap::from([(
-                self.network(),
-                EndpointSettings {
-                    aliases: Some(vec![alias.to_string()]),
-                    ..Default::default()
-                },
-            )])),
-        }
-    }
-
-    async fn state_of(&self, container: &str) -> Result<Option<ProcState>> {
-        match self.docker.inspect_container(container, None).await {
-            Ok(c) => {
-                let s = c.state.unwrap_or_default();
-                Ok(Some(if s.paused == Some(true) {
-                    ProcState::Paused
-                } else if s.running == Some(true) {
-                    ProcState::Running
-                } else {
-                    ProcState::Stopped
-                }))
-            }
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(api_error(&format!("inspecting {container}"), e)),
-        }
-    }
-
-    /// Waits until the server answers the protocol: any reply but "starting up" counts.
-    async fn wait_accepting(&self, node: &NodeSpec) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let addr = self.client_addr(node);
-        loop {
-            let mut cfg = tokio_postgres::Config::new();
-            cfg.host(addr.ip().to_string())
-                .port(addr.port())
-                // A login that fails is an answer: the server is up. A password is given so
-                // the refusal comes from the server, not from the client lacking one.
-                .user("replica-lab-probe")
-                .password("-")
-                .dbname("postgres")
-                .connect_timeout(Duration::from_secs(2));
-            match cfg.connect(tokio_postgres::NoTls).await {
-                Ok(_) => return Ok(()),
-                Err(e) => {
-                    let starting = e.as_db_error().map(|d| d.code().code() == "57P03");
-                    if starting == Some(false) {
-                        return Ok(());
-                    }
-                }
-            }
-            if self.node_state(node).await? != Some(ProcState::Running) {
-                return Err(RuntimeError::new(format!(
-                    "{} exited while starting: see `docker logs {}`",
-                    node.name,
-                    self.container(node)
-                )));
-            }
-            if Instant::now() > deadline {
-                return Err(RuntimeError::new(format!(
-                    "{} did not accept connections within 120 s",
-                    node.name
-                )));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn api_port(&self) -> Result<u16> {
-        if let Ok(guard) = self.api_port.lock() {
-            if let Some(p) = *guard {
-                return Ok(p);
-            }
-        }
-        let c = self
-            .docker
-            .inspect_container(&self.proxy_container(), None)
-            .await
-            .map_err(|e| api_error("inspecting HAProxy", e))?;
-        let port = c
-            .network_settings
-            .and_then(|n| n.ports)
-            .and_then(|p| p.get(&format!("{API_PORT}/tcp")).cloned().flatten())
-            .and_then(|b| b.into_iter().find_map(|b| b.host_port?.parse::<u16>().ok()))
-            .ok_or_else(|| RuntimeError::new("HAProxy's runtime API port is not published"))?;
-        if let Ok(mut guard) = self.api_port.lock() {
-            *guard = Some(port);
-        }
-        Ok(port)
-    }
-
-    async fn create_proxy(&self, config: &str) -> Result<()> {
-        let name = self.proxy_container();
-        let mut ports = HashMap::new();
-        for (inner, outer) in [
-            (WRITE_PORT, self.endpoints.write),
-            (READ_PORT, self.endpoints.read),
-            (STATS_PORT, self.endpoints.stats),
-        ] {
-            ports.insert(
-                format!("{inner}/tcp"),
-                Some(vec![binding(outer.ip(), outer.port())]),
-            );
-        }
-        // The runtime API gets a free port on loopback only.
-        ports.insert(
-            format!("{API_PORT}/tcp"),
-            Some(vec![PortBinding {
-                host_ip: Some("127.0.0.1".into()),
-                host_port: Some(String::new()),
-            }]),
-        );
-        let body = ContainerCreateBody {
-            image: Some(self.proxy_image.clone()),
-            entrypoint: Some(vec![
-                "sh".into(),
-                "-c".into(),
-                format!(
-                    "printf '%s' \"$HAPROXY_CFG\" > {PROXY_CFG} && exec haproxy -W -db -f {PROXY_CFG}"
-                ),
-            ]),
-            cmd: Some(vec![]),
-            env: Some(vec![format!("HAPROXY_CFG={config}")]),
-            labels: Some(self.labels(None)),
-            exposed_ports: Some(ports.keys().cloned().collect()),
-            host_config: Some(HostConfig {
-                port_bindings: Some(ports),
-                network_mode: Some(self.network()),
-                ..Default::default()
-            }),
-            networking_config: Some(self.aliases("haproxy")),
-            ..Default::default()
-        };
-        self.docker
-            .create_container(
-                Some(CreateContainerOptionsBuilder::default().name(&name).build()),
-                body,
-            )
-            .await
-            .map_err(|e| api_error("creating the HAProxy container", e))?;
-        self.docker
-            .start_container(&name, None)
-            .await
-            .map_err(|e| api_error("starting HAProxy", e))
     }
 }
 
@@ -711,89 +481,15 @@ if [ "$STANDBY" = 1 ]; then : > "$PGDATA/$SIGNAL"; else rm -f "$PGDATA/$SIGNAL";
     }
 
     fn proxy_config(&self, topo: &Topology) -> String {
-        let servers: Vec<ProxyServer> = topo
-            .nodes
-            .iter()
-            .map(|n| ProxyServer {
-                name: n.name.clone(),
-                target: node_target(self.peer_addr(n)),
-            })
-            .collect();
-        let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
-        let inside = Endpoints {
-            write: SocketAddr::new(any, WRITE_PORT),
-            read: SocketAddr::new(any, READ_PORT),
-            stats: SocketAddr::new(any, STATS_PORT),
-        };
-        let env = ProxyEnv {
-            api_socket: format!("ipv4@0.0.0.0:{API_PORT}"),
-            state_file: "/tmp/server-state".into(),
-            dns: Some("127.0.0.11:53".into()),
-        };
-        haproxy::render(&inside, &servers, &topo.credentials.check_user, &env)
+        self.render_proxy_config(topo)
     }
 
     async fn apply_proxy(&self, config: &str) -> Result<()> {
-        let name = self.proxy_container();
-        match self.state_of(&name).await? {
-            Some(ProcState::Running) => {
-                // Keep health states across the reload (see the local runtime), then let the
-                // master process hand the listeners to a new worker.
-                let state = self.proxy_api("show servers state").await?;
-                let script = r#"set -e
-printf '%s' "$CFG" > /tmp/haproxy.cfg.next
-haproxy -c -q -f /tmp/haproxy.cfg.next
-printf '%s' "$STATE" > /tmp/server-state
-mv /tmp/haproxy.cfg.next /tmp/haproxy.cfg
-kill -USR2 1
-"#;
-                let env = [
-                    ("CFG".to_string(), config.to_string()),
-                    ("STATE".into(), state),
-                ];
-                exec(&self.docker, &name, None, script, &env)
-                    .await?
-                    .ok("reloading HAProxy")
-                    .map(|_| ())
-            }
-            Some(_) => {
-                let _ = self
-                    .docker
-                    .remove_container(
-                        &name,
-                        Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-                    )
-                    .await;
-                if let Ok(mut guard) = self.api_port.lock() {
-                    *guard = None;
-                }
-                self.create_proxy(config).await
-            }
-            None => self.create_proxy(config).await,
-        }
+        self.install_proxy_config(config).await
     }
 
     async fn proxy_api(&self, command: &str) -> Result<String> {
-        let port = self.api_port().await?;
-        let io = async {
-            let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-            stream.write_all(format!("{command}\n").as_bytes()).await?;
-            let mut answer = String::new();
-            stream.read_to_string(&mut answer).await?;
-            Ok::<_, std::io::Error>(answer)
-        };
-        match tokio::time::timeout(Duration::from_secs(3), io).await {
-            Ok(Ok(answer)) if !answer.is_empty() => Ok(answer),
-            Ok(Ok(_)) => Err(RuntimeError::new(
-                "HAProxy's runtime API closed without answering",
-            )),
-            Ok(Err(e)) => Err(RuntimeError::new(format!(
-                "HAProxy's runtime API does not answer: {e}"
-            ))),
-            Err(_) => Err(RuntimeError::new(
-                "HAProxy's runtime API did not answer within 3 s",
-            )),
-        }
+        self.call_proxy_api(command).await
     }
 
     async fn proxy_running(&self) -> Result<bool> {
@@ -844,83 +540,6 @@ kill -USR2 1
     }
 
     async fn destroy(&self, keep_data: bool) -> Result<()> {
-        let containers = self
-            .docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&self.cluster_filter())
-                    .build(),
-            ))
-            .await
-            .map_err(|e| api_error("listing the cluster's containers", e))?;
-        let names: Vec<String> = containers.into_iter().filter_map(|c| c.id).collect();
-        let removals = names.iter().map(|id| async move {
-            if keep_data {
-                let _ = self.docker.unpause_container(id).await;
-                self.docker
-                    .stop_container(
-                        id,
-                        Some(StopContainerOptionsBuilder::default().t(60).build()),
-                    )
-                    .await
-            } else {
-                self.docker
-                    .remove_container(
-                        id,
-                        Some(
-                            RemoveContainerOptionsBuilder::default()
-                                .force(true)
-                                .v(true)
-                                .build(),
-                        ),
-                    )
-                    .await
-            }
-        });
-        for r in futures::future::join_all(removals).await {
-            if let Err(e) = r {
-                if !is_not_found(&e) && !keep_data {
-                    return Err(api_error("removing a container", e));
-                }
-            }
-        }
-        if keep_data {
-            return Ok(());
-        }
-        let volumes = self
-            .docker
-            .list_volumes(Some(
-                ListVolumesOptionsBuilder::default()
-                    .filters(&self.cluster_filter())
-                    .build(),
-            ))
-            .await
-            .map_err(|e| api_error("listing the cluster's volumes", e))?;
-        for v in volumes.volumes.unwrap_or_default() {
-            self.docker
-                .remove_volume(
-                    &v.name,
-                    Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
-                )
-                .await
-                .map_err(|e| api_error(&format!("removing volume {}", v.name), e))?;
-        }
-        if let Ok(n) = self.docker.inspect_network(&self.network(), None).await {
-            if n.labels.and_then(|l| l.get(LABEL_CLUSTER).cloned()) == Some(self.cluster.clone()) {
-                self.docker
-                    .remove_network(&self.network())
-                    .await
-                    .map_err(|e| api_error("removing the cluster network", e))?;
-            }
-        }
-        match std::fs::remove_dir_all(&self.dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(RuntimeError::new(format!(
-                "cannot remove {}: {e}",
-                self.dir.display()
-            ))),
-        }
+        self.remove_everything(keep_data).await
     }
 }
