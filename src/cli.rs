@@ -105,11 +105,27 @@ pub enum Command {
         #[arg(long)]
         keep_data: bool,
     },
-    /// Show nodes, roles and HAProxy's view.
+    /// Show nodes, roles, replication lag and HAProxy's view.
     Status {
         #[command(flatten)]
         name: NameFlag,
-        /// One JSON object.
+        /// One JSON object (with --watch: one per line).
+        #[arg(long)]
+        json: bool,
+        /// Keep refreshing until interrupted.
+        #[arg(long)]
+        watch: bool,
+        /// Snapshots per second with --watch.
+        #[arg(long, default_value_t = 4.0)]
+        rate: f64,
+    },
+    /// Open fresh connections to the read endpoint and count who answers each.
+    ServedBy {
+        #[command(flatten)]
+        name: NameFlag,
+        /// How many connections.
+        #[arg(long, default_value_t = 6)]
+        connections: usize,
         #[arg(long)]
         json: bool,
     },

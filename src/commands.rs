@@ -10,7 +10,6 @@ use crate::cli::{Command, NameFlag, UpFlags};
 use crate::cluster::node_ops::NodeOp;
 use crate::cluster::ops::{Cluster, Progress};
 use crate::cluster::state::{ClusterLock, ClusterRecord, cluster_dir};
-use crate::cluster::status::{ClusterStatus, cluster_status};
 use crate::cluster::topology::{MAX_REPLICAS, MIN_REPLICAS, NodeAddressing, Topology};
 use crate::runtime::binaries::Binaries;
 use crate::runtime::docker::DockerRuntime;
@@ -27,7 +26,17 @@ pub async fn run(command: Command) -> Result<()> {
     match command {
         Command::Up(flags) => up(&flags).await,
         Command::Down { name, keep_data } => down(&name, keep_data).await,
-        Command::Status { name, json } => status(&name, json).await,
+        Command::Status {
+            name,
+            json,
+            watch,
+            rate,
+        } => crate::watch::status(&name, json, watch, rate).await,
+        Command::ServedBy {
+            name,
+            connections,
+            json,
+        } => crate::watch::served_by(&name, connections, json).await,
         Command::Scale { replicas, name } => scale(&name, replicas).await,
         Command::Node { op, node, name } => node_op(&name, op, &node).await,
         Command::Doctor => crate::doctor::run().await,
@@ -91,7 +100,7 @@ async fn choose_runtime(settings: &Settings, dir: PathBuf) -> Result<Box<dyn Clu
 }
 
 /// Loads an existing cluster's record with its runtime, or says how to make one.
-async fn open(
+pub(crate) async fn open(
     name: &NameFlag,
 ) -> Result<(Settings, PathBuf, ClusterRecord, Box<dyn ClusterRuntime>)> {
     let settings = load_settings(name)?;
@@ -258,52 +267,6 @@ async fn sweep(settings: &Settings, dir: &std::path::Path) -> Result<bool> {
         }
     }
     Ok(swept)
-}
-
-async fn status(name: &NameFlag, json: bool) -> Result<()> {
-    let (_, _, record, rt) = open(name).await?;
-    let status = cluster_status(rt.as_ref(), &record.topology()).await;
-    if json {
-        let text = serde_json::to_string(&status).map_err(|e| RuntimeError::new(e.to_string()))?;
-        println!("{text}");
-    } else {
-        print!("{}", status_table(&status));
-    }
-    Ok(())
-}
-
-pub fn status_table(s: &ClusterStatus) -> String {
-    let mut out = format!(
-        "cluster {} ({} runtime)  write {}  read {}  stats http://{}/\n\n",
-        s.name, s.runtime, s.endpoints.write, s.endpoints.read, s.endpoints.stats,
-    );
-    out.push_str(&format!(
-        "{:<6} {:<8} {:<12} {:<16} {}\n",
-        "NODE", "ROLE", "STATE", "ADDRESS", "CONNECT"
-    ));
-    for n in &s.nodes {
-        out.push_str(&format!(
-            "{:<6} {:<8} {:<12} {:<16} {}\n",
-            n.name,
-            n.role.as_str(),
-            n.state.as_str(),
-            n.address,
-            n.connect
-        ));
-    }
-    if !s.haproxy.is_empty() {
-        out.push_str(&format!(
-            "\n{:<8} {:<6} {:<20} {:>8} {:>8}\n",
-            "BACKEND", "SERVER", "STATUS", "SESSIONS", "TOTAL"
-        ));
-        for h in &s.haproxy {
-            out.push_str(&format!(
-                "{:<8} {:<6} {:<20} {:>8} {:>8}\n",
-                h.backend, h.server, h.status, h.current_sessions, h.total_sessions
-            ));
-        }
-    }
-    out
 }
 
 async fn scale(name: &NameFlag, replicas: u8) -> Result<()> {

@@ -6,3 +6,5 @@ pub mod commands;
 pub mod doctor;
 pub mod runtime;
 pub mod settings;
+pub mod telemetry;
+pub mod watch;

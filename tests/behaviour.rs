@@ -245,7 +245,10 @@ async fn a_killed_replica_leaves_haproxy_and_comes_back(rt: Rt, slot: u8) {
     c.ok(&["node", "kill", "pg3"]);
     let s = c.wait_status(Duration::from_secs(10), "pg3 DOWN in HAProxy", |s| {
         // DOWN by its checks; with Docker, MAINT once its name no longer resolves.
-        matches!(haproxy_status(s, "read", "pg3"), "DOWN" | "MAINT (resolution)")
+        matches!(
+            haproxy_status(s, "read", "pg3"),
+            "DOWN" | "MAINT (resolution)"
+        )
     });
     assert_eq!(node(&s, "pg3")["state"], "stopped");
     let pg2 = c.node_address("pg2");

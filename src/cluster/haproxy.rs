@@ -200,6 +200,7 @@ fn bind_addr(addr: SocketAddr) -> String {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ServerStat {
     pub backend: String,
+    #[serde(rename = "name")]
     pub server: String,
     /// UP, DOWN, MAINT, NOLB, DRAIN, or a transition such as `UP 1/2`.
     pub status: String,

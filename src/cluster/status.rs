@@ -62,7 +62,7 @@ pub struct NodeStatus {
     pub connect: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct EndpointsView {
     pub write: String,
     pub read: String,

@@ -256,7 +256,7 @@ pub fn haproxy_status<'a>(status: &'a Value, backend: &str, server: &str) -> &'a
         .as_array()
         .and_then(|rows| {
             rows.iter()
-                .find(|r| r["backend"] == backend && r["server"] == server)
+                .find(|r| r["backend"] == backend && r["name"] == server)
         })
         .and_then(|r| r["status"].as_str())
         .unwrap_or("absent")

@@ -1,0 +1,335 @@
+//! Live telemetry: one poller task per node and one for HAProxy, each at the cadence, and an
+//! assembler that turns their latest answers into a [`Snapshot`] on a `watch` channel ("latest
+//! value wins"). A dead or frozen node delays only its own poller.
+
+pub mod assemble;
+pub mod events;
+pub mod history;
+pub mod model;
+pub mod sample;
+pub mod served_by;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+
+use self::assemble::NodeInput;
+use self::history::History;
+use self::model::{Event, Snapshot};
+use self::sample::{NodePoller, NodeSample};
+use crate::cluster::haproxy::{ServerStat, parse_stat_csv};
+use crate::cluster::status::EndpointsView;
+use crate::cluster::topology::{NodeSpec, Topology};
+use crate::runtime::{ClusterRuntime, ProcState};
+
+#[derive(Clone, Copy, Debug)]
+pub struct TelemetryConfig {
+    /// Time between snapshots (4 per second by default).
+    pub interval: Duration,
+    /// How long one node may take to answer one poll.
+    pub node_timeout: Duration,
+    /// An answer older than this no longer counts: the node is unreachable.
+    pub stale_after: Duration,
+    /// How many events a snapshot carries.
+    pub max_events: usize,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig {
+            interval: Duration::from_millis(250),
+            node_timeout: Duration::from_millis(800),
+            stale_after: Duration::from_millis(1500),
+            max_events: 100,
+        }
+    }
+}
+
+impl TelemetryConfig {
+    pub fn per_second(rate: f64) -> Self {
+        let rate = rate.clamp(0.1, 50.0);
+        TelemetryConfig {
+            interval: Duration::from_secs_f64(1.0 / rate),
+            ..TelemetryConfig::default()
+        }
+    }
+}
+
+/// A running telemetry service; dropping it stops every task.
+pub struct Telemetry {
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    pub history: Arc<Mutex<History>>,
+    topology: watch::Sender<Topology>,
+    assembler: JoinHandle<()>,
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        self.assembler.abort();
+    }
+}
+
+impl Telemetry {
+    pub fn spawn(
+        rt: Arc<dyn ClusterRuntime>,
+        topo: Topology,
+        config: TelemetryConfig,
+    ) -> Telemetry {
+        let first = Arc::new(empty_snapshot(rt.as_ref(), &topo));
+        let (snap_tx, snapshots) = watch::channel(first);
+        let (topology, topo_rx) = watch::channel(topo);
+        let history = Arc::new(Mutex::new(History::default()));
+        let assembler = tokio::spawn(assemble_loop(rt, topo_rx, config, snap_tx, history.clone()));
+        Telemetry {
+            snapshots,
+            history,
+            topology,
+            assembler,
+        }
+    }
+
+    /// The cluster changed shape (scale): poll the new set of nodes.
+    pub fn set_topology(&self, topo: Topology) {
+        let _ = self.topology.send(topo);
+    }
+}
+
+/// Pollers die with the assembler that owns them.
+struct Owned(Vec<JoinHandle<()>>);
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}
+
+async fn assemble_loop(
+    rt: Arc<dyn ClusterRuntime>,
+    mut topo_rx: watch::Receiver<Topology>,
+    config: TelemetryConfig,
+    out: watch::Sender<Arc<Snapshot>>,
+    history: Arc<Mutex<History>>,
+) {
+    let mut pollers: HashMap<String, (watch::Receiver<Option<NodeSample>>, Owned)> = HashMap::new();
+    let (proxy_rx, _proxy_task) = {
+        let (tx, rx) = watch::channel(None);
+        (
+            rx,
+            Owned(vec![tokio::spawn(proxy_loop(rt.clone(), config, tx))]),
+        )
+    };
+    let mut events: VecDeque<Event> = VecDeque::new();
+    let mut prev: Option<Snapshot> = None;
+    let mut seq = 0;
+    let mut tick = tokio::time::interval(config.interval);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let topo = topo_rx.borrow_and_update().clone();
+        pollers.retain(|name, _| topo.node(name).is_some());
+        for spec in &topo.nodes {
+            if !pollers.contains_key(&spec.name) {
+                let (tx, rx) = watch::channel(None);
+                let task = tokio::spawn(node_loop(
+                    rt.clone(),
+                    topo.clone(),
+                    spec.clone(),
+                    config,
+                    tx,
+                ));
+                pollers.insert(spec.name.clone(), (rx, Owned(vec![task])));
+            }
+        }
+        let samples: HashMap<String, Option<NodeSample>> = pollers
+            .iter()
+            .map(|(name, (rx, _))| (name.clone(), rx.borrow().clone()))
+            .collect();
+        let proxy = proxy_rx.borrow().clone();
+        seq += 1;
+        let mut snap = build(
+            rt.as_ref(),
+            &topo,
+            &samples,
+            proxy.unwrap_or_default(),
+            Instant::now(),
+            config,
+            seq,
+        );
+        if let Some(p) = &prev {
+            events.extend(events::between(p, &snap, snap.taken_at_ms));
+            while events.len() > config.max_events {
+                events.pop_front();
+            }
+        }
+        snap.events = events.iter().cloned().collect();
+        if let Ok(mut h) = history.lock() {
+            h.record(&snap);
+        }
+        prev = Some(snap.clone());
+        if out.send(Arc::new(snap)).is_err() {
+            return;
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+fn empty_snapshot(rt: &dyn ClusterRuntime, topo: &Topology) -> Snapshot {
+    build(
+        rt,
+        topo,
+        &HashMap::new(),
+        Vec::new(),
+        Instant::now(),
+        TelemetryConfig::default(),
+        0,
+    )
+}
+
+fn build(
+    rt: &dyn ClusterRuntime,
+    topo: &Topology,
+    samples: &HashMap<String, Option<NodeSample>>,
+    haproxy: Vec<ServerStat>,
+    now: Instant,
+    config: TelemetryConfig,
+    seq: u64,
+) -> Snapshot {
+    let inputs: Vec<NodeInput<'_>> = topo
+        .nodes
+        .iter()
+        .map(|spec| {
+            let sample = samples.get(&spec.name).and_then(Option::as_ref);
+            NodeInput {
+                spec,
+                connect: rt.client_addr(spec).to_string(),
+                known_address: sample.and_then(|s| s.ip.clone()),
+                sample,
+            }
+        })
+        .collect();
+    Snapshot {
+        name: topo.cluster.clone(),
+        runtime: rt.kind(),
+        endpoints: EndpointsView {
+            write: topo.endpoints.write.to_string(),
+            read: topo.endpoints.read.to_string(),
+            stats: topo.endpoints.stats.to_string(),
+        },
+        taken_at_ms: now_ms(),
+        seq,
+        nodes: assemble::nodes(&inputs, now, config.stale_after),
+        haproxy,
+        events: Vec::new(),
+    }
+}
+
+/// One poll of one node: what the runtime says of the process, then what the server says.
+async fn poll_node(
+    rt: &dyn ClusterRuntime,
+    spec: &NodeSpec,
+    poller: &mut NodePoller,
+    timeout: Duration,
+) -> NodeSample {
+    let started = Instant::now();
+    let proc_state = tokio::time::timeout(timeout, rt.node_state(spec))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .flatten();
+    // A frozen server would only time out; its state already says why it does not answer.
+    let sql = match proc_state {
+        Some(ProcState::Running) => poller.poll(timeout).await,
+        Some(ProcState::Paused) => Err("paused".into()),
+        _ => Err("not running".into()),
+    };
+    let ip = if sql.is_err() {
+        rt.node_ip(spec).await
+    } else {
+        None
+    };
+    NodeSample {
+        taken: Instant::now(),
+        proc_state,
+        sql,
+        took: started.elapsed(),
+        ip,
+    }
+}
+
+async fn node_loop(
+    rt: Arc<dyn ClusterRuntime>,
+    topo: Topology,
+    spec: NodeSpec,
+    config: TelemetryConfig,
+    out: watch::Sender<Option<NodeSample>>,
+) {
+    let mut poller = NodePoller::new(rt.client_addr(&spec), topo.credentials.clone());
+    let mut tick = tokio::time::interval(config.interval);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let sample = poll_node(rt.as_ref(), &spec, &mut poller, config.node_timeout).await;
+        if out.send(Some(sample)).is_err() {
+            return;
+        }
+    }
+}
+
+async fn proxy_loop(
+    rt: Arc<dyn ClusterRuntime>,
+    config: TelemetryConfig,
+    out: watch::Sender<Option<Vec<ServerStat>>>,
+) {
+    let mut tick = tokio::time::interval(config.interval);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let stats = tokio::time::timeout(config.node_timeout, rt.proxy_api("show stat"))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .map(|csv| parse_stat_csv(&csv));
+        if out.send(stats).is_err() {
+            return;
+        }
+    }
+}
+
+/// A single snapshot without a running service: every node and HAProxy asked once, at once.
+pub async fn snapshot_once(rt: &dyn ClusterRuntime, topo: &Topology) -> Snapshot {
+    let config = TelemetryConfig {
+        node_timeout: Duration::from_secs(2),
+        stale_after: Duration::from_secs(5),
+        ..TelemetryConfig::default()
+    };
+    let polls = topo.nodes.iter().map(|spec| async move {
+        let mut poller = NodePoller::new(rt.client_addr(spec), topo.credentials.clone());
+        (
+            spec.name.clone(),
+            Some(poll_node(rt, spec, &mut poller, config.node_timeout).await),
+        )
+    });
+    let proxy = async {
+        tokio::time::timeout(config.node_timeout, rt.proxy_api("show stat"))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .map(|csv| parse_stat_csv(&csv))
+            .unwrap_or_default()
+    };
+    let (samples, haproxy) = tokio::join!(futures::future::join_all(polls), proxy);
+    let samples: HashMap<String, Option<NodeSample>> = samples.into_iter().collect();
+    build(rt, topo, &samples, haproxy, Instant::now(), config, 1)
+}
