@@ -14,13 +14,18 @@ use crate::settings::RuntimeChoice;
     name = "replica-lab",
     version,
     about = "Learn PostgreSQL streaming replication on a real cluster",
-    after_help = "Start a cluster with `replica-lab up`, then connect:\n  \
+    after_help = "With no command, replica-lab opens the interactive app (starting the cluster if needed).\n\n\
+                  Start a cluster headless with `replica-lab up`, then connect:\n  \
                   psql postgresql://myuser:mypassword@127.0.0.1:5435/mydatabase   (writes, the primary)\n  \
                   psql postgresql://myuser:mypassword@127.0.0.1:5436/mydatabase   (reads, the replicas)"
 )]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// With no command: the interactive app, on the cluster these flags describe.
+    #[command(flatten)]
+    pub app: UpFlags,
 }
 
 /// Selects the cluster; every command takes it.

@@ -2,17 +2,19 @@
 
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
 
 use crate::cli::{Command, NameFlag, UpFlags};
 use crate::cluster::node_ops::NodeOp;
-use crate::cluster::ops::{Cluster, Progress};
+use crate::cluster::ops::{Cluster, Progress, Reporter};
 use crate::cluster::state::{ClusterLock, ClusterRecord, cluster_dir};
 use crate::cluster::topology::{MAX_REPLICAS, MIN_REPLICAS, NodeAddressing, Topology};
 use crate::runtime::binaries::Binaries;
 use crate::runtime::docker::DockerRuntime;
+use crate::runtime::docker::engine::PullReporter;
 use crate::runtime::local::{
     LocalRuntime, ServiceUser, detect_addressing, port_holder, port_in_use,
 };
@@ -71,21 +73,38 @@ async fn runtime_for(
     kind: RuntimeKind,
     settings: &Settings,
     dir: PathBuf,
+    pull: Option<Arc<PullReporter>>,
 ) -> Result<Box<dyn ClusterRuntime>> {
     match kind {
         RuntimeKind::Local => Ok(Box::new(local_runtime(settings, dir)?)),
-        RuntimeKind::Docker => Ok(Box::new(DockerRuntime::connect(settings, dir).await?)),
+        RuntimeKind::Docker => Ok(Box::new(docker_runtime(settings, dir, pull).await?)),
     }
+}
+
+async fn docker_runtime(
+    settings: &Settings,
+    dir: PathBuf,
+    pull: Option<Arc<PullReporter>>,
+) -> Result<DockerRuntime> {
+    let docker = DockerRuntime::connect(settings, dir).await?;
+    Ok(match pull {
+        Some(p) => docker.with_pull_reporter(p),
+        None => docker,
+    })
 }
 
 /// The runtime a new cluster gets. `auto` takes Docker when an engine answers and already
 /// has the images, local processes when this machine can run them, and otherwise Docker
 /// (which then pulls the images).
-async fn choose_runtime(settings: &Settings, dir: PathBuf) -> Result<Box<dyn ClusterRuntime>> {
+async fn choose_runtime(
+    settings: &Settings,
+    dir: PathBuf,
+    pull: Option<Arc<PullReporter>>,
+) -> Result<Box<dyn ClusterRuntime>> {
     match settings.runtime {
-        RuntimeChoice::Local => runtime_for(RuntimeKind::Local, settings, dir).await,
-        RuntimeChoice::Docker => runtime_for(RuntimeKind::Docker, settings, dir).await,
-        RuntimeChoice::Auto => match DockerRuntime::connect(settings, dir.clone()).await {
+        RuntimeChoice::Local => runtime_for(RuntimeKind::Local, settings, dir, pull).await,
+        RuntimeChoice::Docker => runtime_for(RuntimeKind::Docker, settings, dir, pull).await,
+        RuntimeChoice::Auto => match docker_runtime(settings, dir.clone(), pull).await {
             Ok(docker) if docker.images_present().await => Ok(Box::new(docker)),
             Ok(docker) => match local_runtime(settings, dir) {
                 Ok(local) => Ok(Box::new(local)),
@@ -116,7 +135,7 @@ pub(crate) async fn open(
             }
         ))
     })?;
-    let rt = runtime_for(record.runtime, &record.settings, dir.clone()).await?;
+    let rt = runtime_for(record.runtime, &record.settings, dir.clone(), None).await?;
     Ok((settings, dir, record, rt))
 }
 
@@ -148,32 +167,67 @@ fn check_ports(topo: &Topology) -> Result<()> {
     Ok(())
 }
 
-async fn up(flags: &UpFlags) -> Result<()> {
+/// The interactive app. It needs a terminal; scripts use the commands.
+pub async fn app(flags: &UpFlags) -> Result<()> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(RuntimeError::new(
+            "the interactive app needs a terminal: run it in one, or use the commands (replica-lab --help)",
+        ));
+    }
     let settings = load_settings(flags)?;
-    let root = data_root(&settings);
-    let _lock = ClusterLock::acquire(&root, &settings.name)?;
+    let name = settings.name.clone();
+    if crate::tui::run::run(settings).await? {
+        println!(
+            "cluster {name} keeps running: `replica-lab status` shows it, `replica-lab down` removes it"
+        );
+    }
+    Ok(())
+}
+
+/// A cluster that is up, with the runtime it lives in.
+pub struct Running {
+    pub rt: Box<dyn ClusterRuntime>,
+    pub record: ClusterRecord,
+    pub dir: PathBuf,
+}
+
+/// Starts the cluster `settings` names, or brings back what of it is not running; returns
+/// once it is ready. Shared by `up` and the interactive app, which differ only in how they
+/// show progress.
+pub async fn bring_up(
+    settings: &Settings,
+    report: Reporter<'_>,
+    pull: Option<Arc<PullReporter>>,
+) -> Result<Running> {
+    let root = data_root(settings);
+    let lock_root = root.clone();
+    let name = settings.name.clone();
+    // flock blocks; keep it off the async workers.
+    let _lock = tokio::task::spawn_blocking(move || ClusterLock::acquire(&lock_root, &name))
+        .await
+        .map_err(|e| RuntimeError::new(format!("cannot lock the cluster: {e}")))??;
     let dir = cluster_dir(&root, &settings.name);
-    let started = Instant::now();
     if let Some(record) = ClusterRecord::load(&dir)? {
-        let rt = runtime_for(record.runtime, &record.settings, dir.clone()).await?;
+        let rt = runtime_for(record.runtime, &record.settings, dir.clone(), pull).await?;
         let cluster = Cluster {
             rt: rt.as_ref(),
             dir: dir.clone(),
             record,
-            report: &print_progress,
+            report,
         };
         let restarted = cluster.recover().await?;
         if !restarted.is_empty() {
-            eprintln!(
+            report(Progress::Note(format!(
                 "cluster {} was not fully running; restarted {}",
                 settings.name,
                 restarted.join(", ")
-            );
+            )));
         }
-        print_ready(&cluster.topology(), rt.kind(), started);
-        return Ok(());
+        let record = cluster.record;
+        return Ok(Running { rt, record, dir });
     }
-    let rt = choose_runtime(&settings, dir.clone()).await?;
+    let rt = choose_runtime(settings, dir.clone(), pull).await?;
     let kind = rt.kind();
     // Containers publish each node on its own port of 127.0.0.1.
     let addressing = match kind {
@@ -186,24 +240,31 @@ async fn up(flags: &UpFlags) -> Result<()> {
         nodes: (1..=settings.replicas + 1).collect(),
         settings: settings.clone(),
     };
-    let topo = record.topology();
-    check_ports(&topo)?;
-    eprintln!(
+    check_ports(&record.topology())?;
+    report(Progress::Note(format!(
         "starting cluster {} ({kind} runtime, {} replicas)",
         settings.name, settings.replicas
-    );
+    )));
     let cluster = Cluster {
         rt: rt.as_ref(),
         dir: dir.clone(),
         record,
-        report: &print_progress,
+        report,
     };
     if let Err(e) = cluster.create().await {
         // Leave nothing running and no half-made cluster for the next `up` to trip over.
         let _ = rt.destroy(false).await;
         return Err(RuntimeError::new(format!("{e} (nothing was left running)")));
     }
-    print_ready(&topo, kind, started);
+    let record = cluster.record;
+    Ok(Running { rt, record, dir })
+}
+
+async fn up(flags: &UpFlags) -> Result<()> {
+    let settings = load_settings(flags)?;
+    let started = Instant::now();
+    let running = bring_up(&settings, &print_progress, None).await?;
+    print_ready(&running.record.topology(), running.rt.kind(), started);
     Ok(())
 }
 
@@ -232,7 +293,7 @@ async fn down(name: &NameFlag, keep_data: bool) -> Result<()> {
     let _lock = ClusterLock::acquire(&root, &settings.name)?;
     let dir = cluster_dir(&root, &settings.name);
     if let Ok(Some(record)) = ClusterRecord::load(&dir) {
-        let rt = runtime_for(record.runtime, &record.settings, dir.clone()).await?;
+        let rt = runtime_for(record.runtime, &record.settings, dir.clone(), None).await?;
         rt.destroy(keep_data).await?;
     } else if !sweep(&settings, &dir).await? {
         println!("no cluster named {:?}: nothing to do", settings.name);

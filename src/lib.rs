@@ -6,5 +6,7 @@ pub mod commands;
 pub mod doctor;
 pub mod runtime;
 pub mod settings;
+pub mod sql;
 pub mod telemetry;
+pub mod tui;
 pub mod watch;

@@ -9,18 +9,11 @@ async fn main() -> ExitCode {
         eprintln!("warning: error reporting not installed: {e}");
     }
     let cli = Cli::parse();
-    let Some(command) = cli.command else {
-        // The interactive app comes later; until then, point at the commands.
-        println!(
-            "replica-lab: learn PostgreSQL streaming replication on a real cluster.\n\n\
-             Start one:   replica-lab up\n\
-             Look at it:  replica-lab status\n\
-             Remove it:   replica-lab down\n\n\
-             Run `replica-lab --help` for every command."
-        );
-        return ExitCode::SUCCESS;
+    let result = match cli.command {
+        Some(command) => replica_lab::commands::run(command).await,
+        None => replica_lab::commands::app(&cli.app).await,
     };
-    match replica_lab::commands::run(command).await {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::cluster::topology::{Credentials, MAX_REPLICAS, MIN_REPLICAS};
 
 pub const ENV_PREFIX: &str = "REPLICA_LAB_";
+/// `REPLICA_LAB_*` variables read elsewhere: the log filter and a test-only panic hook.
+const NOT_SETTINGS: [&str; 2] = ["LOG", "PANIC_HOOK"];
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -52,6 +54,10 @@ pub struct Settings {
     pub os_user: String,
     pub postgres_image: String,
     pub haproxy_image: String,
+    /// `dark`, `light`; NO_COLOR in the environment always wins.
+    pub theme: String,
+    /// Key overrides for the app: action name → key (`run = "ctrl-r"`); see `replica-lab --help`.
+    pub keys: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for Settings {
@@ -78,6 +84,8 @@ impl Default for Settings {
             os_user: "postgres".into(),
             postgres_image: "postgres:17".into(),
             haproxy_image: "haproxy:3.2".into(),
+            theme: "dark".into(),
+            keys: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -205,6 +213,10 @@ impl figment::Provider for EnvPairs {
             let Some(rest) = key.strip_prefix(ENV_PREFIX) else {
                 continue;
             };
+            // Test hooks and log filters share the prefix but are not settings.
+            if NOT_SETTINGS.contains(&rest) {
+                continue;
+            }
             if rest.is_empty() {
                 continue;
             }

@@ -161,7 +161,8 @@ async fn assemble_loop(
             config,
             seq,
         );
-        if let Some(p) = &prev {
+        // Before every node answered once, differences are start-up noise, not events.
+        if let Some(p) = prev.as_ref().filter(|p| p.complete()) {
             events.extend(events::between(p, &snap, snap.taken_at_ms));
             while events.len() > config.max_events {
                 events.pop_front();

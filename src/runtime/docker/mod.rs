@@ -10,7 +10,7 @@ mod sweep;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -54,7 +54,7 @@ pub struct DockerRuntime {
     superuser_password: String,
     /// HAProxy's published runtime-API port, looked up once per container.
     api_port: Mutex<Option<u16>>,
-    pull_reporter: Box<engine::PullReporter>,
+    pull_reporter: Arc<engine::PullReporter>,
 }
 
 impl DockerRuntime {
@@ -72,12 +72,12 @@ impl DockerRuntime {
             },
             superuser_password: settings.password.clone(),
             api_port: Mutex::new(None),
-            pull_reporter: engine::headless_pull_reporter(),
+            pull_reporter: Arc::from(engine::headless_pull_reporter()),
         })
     }
 
     /// Where image pull progress goes (a bar on stderr by default).
-    pub fn with_pull_reporter(mut self, reporter: Box<engine::PullReporter>) -> Self {
+    pub fn with_pull_reporter(mut self, reporter: Arc<engine::PullReporter>) -> Self {
         self.pull_reporter = reporter;
         self
     }

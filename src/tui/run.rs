@@ -1,0 +1,154 @@
+//! The app's event loop and its terminal: set up, restored on every way out.
+
+use std::io::stdout;
+
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event, EventStream};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use super::effects::Runner;
+use super::keys::Keymap;
+use super::msg::{Msg, Startup};
+use super::state::{LessonPane, State, ThemeName};
+use super::ui;
+use super::update::update;
+use crate::runtime::RuntimeError;
+use crate::settings::Settings;
+use crate::sql::history::History;
+
+const WELCOME: &str = include_str!("../../assets/welcome.md");
+
+/// Where the app writes its log: never onto the screen.
+pub fn log_path() -> std::path::PathBuf {
+    directories::ProjectDirs::from("", "", "replica-lab")
+        .map(|d| d.state_dir().unwrap_or(d.data_dir()).to_path_buf())
+        .unwrap_or_else(std::env::temp_dir)
+        .join("replica-lab.log")
+}
+
+fn init_logging() {
+    let path = log_path();
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    else {
+        return;
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("REPLICA_LAB_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
+}
+
+/// A panic anywhere, on any task, restores the terminal first and ends the app: a TUI
+/// half-torn-down by a dead task is worse than a clean exit with the cause.
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = crossterm::execute!(stdout(), DisableMouseCapture);
+        ratatui::restore();
+        tracing::error!("panic: {info}");
+        previous(info);
+        eprintln!(
+            "replica-lab stopped after an internal error; details in {}",
+            log_path().display()
+        );
+        std::process::exit(101);
+    }));
+}
+
+fn theme(settings: &Settings) -> ThemeName {
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        return ThemeName::Mono;
+    }
+    match settings.theme.as_str() {
+        "light" => ThemeName::Light,
+        _ => ThemeName::Dark,
+    }
+}
+
+fn lesson() -> LessonPane {
+    let title = WELCOME
+        .lines()
+        .next()
+        .map(|l| l.trim_start_matches('#').trim().to_string())
+        .unwrap_or_default();
+    LessonPane {
+        title,
+        text: WELCOME.to_string(),
+        scroll: 0,
+    }
+}
+
+/// Runs the app until the user quits; returns whether the cluster came up.
+pub async fn run(settings: Settings) -> Result<bool, RuntimeError> {
+    init_logging();
+    let (keymap, ignored) = Keymap::new(&settings.keys);
+    let mut state = State::new(settings.name.clone(), lesson(), theme(&settings));
+    let history = History::load(&History::default_path());
+    state.console.history = history.entries().to_vec();
+    if !ignored.is_empty() {
+        state.console.output.info = Some(format!("ignored key settings: {}", ignored.join(", ")));
+    }
+    install_panic_hook();
+    let mut terminal = ratatui::init();
+    let _ = crossterm::execute!(stdout(), EnableMouseCapture);
+    let result = event_loop(&mut terminal, state, keymap, settings, history).await;
+    let _ = crossterm::execute!(stdout(), DisableMouseCapture);
+    ratatui::restore();
+    result
+}
+
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    mut state: State,
+    keymap: Keymap,
+    settings: Settings,
+    history: History,
+) -> Result<bool, RuntimeError> {
+    let (tx, mut rx) = mpsc::channel::<Msg>(256);
+    let (ready_tx, mut ready_rx) = mpsc::channel(1);
+    let mut runner = Runner::new(tx.clone(), settings, history);
+    runner.start(ready_tx);
+    let mut events = EventStream::new();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| RuntimeError::new(format!("cannot watch for SIGTERM: {e}")))?;
+    let draw_err = |e: std::io::Error| RuntimeError::new(format!("cannot draw: {e}"));
+    loop {
+        terminal.draw(|f| ui::draw(f, &state)).map_err(draw_err)?;
+        let msg = tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(k))) => Msg::Key(k),
+                Some(Ok(Event::Mouse(m))) => Msg::Mouse(m),
+                Some(Ok(Event::Resize(..))) => Msg::Resize,
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(RuntimeError::new(format!("cannot read the terminal: {e}"))),
+                None => Msg::Terminate,
+            },
+            Some(m) = rx.recv() => m,
+            Some(ready) = ready_rx.recv() => match ready {
+                Ok(running) => {
+                    runner.attach(running);
+                    Msg::Startup(Startup::Ready)
+                }
+                Err(e) => Msg::Startup(Startup::Failed(e)),
+            },
+            _ = term.recv() => Msg::Terminate,
+            _ = tokio::signal::ctrl_c() => Msg::Terminate,
+        };
+        for effect in update(&mut state, &keymap, msg) {
+            runner.apply(effect, &state);
+        }
+        if state.quit {
+            return Ok(matches!(state.phase, super::state::Phase::Running));
+        }
+    }
+}
