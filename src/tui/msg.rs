@@ -26,6 +26,8 @@ pub enum Startup {
 pub enum Msg {
     Key(KeyEvent),
     Mouse(MouseEvent),
+    /// A click landed on a pane (the loop maps positions with the pure layout).
+    Click(super::state::Focus),
     Resize,
     /// Quit from outside (SIGTERM, SIGINT).
     Terminate,

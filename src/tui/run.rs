@@ -2,14 +2,16 @@
 
 use std::io::stdout;
 
-use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event, EventStream};
+use crossterm::event::{
+    DisableMouseCapture, EnableMouseCapture, Event, EventStream, MouseEventKind,
+};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
 use super::effects::Runner;
 use super::keys::Keymap;
 use super::msg::{Msg, Startup};
-use super::state::{LessonPane, State, ThemeName};
+use super::state::{Focus, LessonPane, State, ThemeName};
 use super::ui;
 use super::update::update;
 use crate::runtime::RuntimeError;
@@ -107,6 +109,25 @@ pub async fn run(settings: Settings) -> Result<bool, RuntimeError> {
     result
 }
 
+/// Which pane a click at (`x`, `y`) landed on, from the same layout the screen is drawn with.
+fn clicked(terminal: &ratatui::DefaultTerminal, state: &State, x: u16, y: u16) -> Option<Focus> {
+    let size = terminal.size().ok()?;
+    let panes = ui::panes(
+        ratatui::layout::Rect::new(0, 0, size.width, size.height),
+        state,
+    );
+    let at = ratatui::layout::Position::new(x, y);
+    [
+        (panes.lesson, Focus::Lesson),
+        (panes.editor, Focus::Editor),
+        (panes.output, Focus::Results),
+        (panes.dashboard, Focus::Nodes),
+    ]
+    .into_iter()
+    .find(|(r, _)| r.contains(at))
+    .map(|(_, f)| f)
+}
+
 async fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     mut state: State,
@@ -127,7 +148,13 @@ async fn event_loop(
         let msg = tokio::select! {
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(k))) => Msg::Key(k),
-                Some(Ok(Event::Mouse(m))) => Msg::Mouse(m),
+                Some(Ok(Event::Mouse(m))) => match m.kind {
+                    MouseEventKind::Down(_) => match clicked(terminal, &state, m.column, m.row) {
+                        Some(focus) => Msg::Click(focus),
+                        None => continue,
+                    },
+                    _ => Msg::Mouse(m),
+                },
                 Some(Ok(Event::Resize(..))) => Msg::Resize,
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(RuntimeError::new(format!("cannot read the terminal: {e}"))),

@@ -27,6 +27,12 @@ pub fn update(state: &mut State, keys: &Keymap, msg: Msg) -> Vec<Effect> {
             }
             Vec::new()
         }
+        Msg::Click(focus) => {
+            if matches!(state.phase, Phase::Running) && state.overlay == Overlay::None {
+                state.focus = focus;
+            }
+            Vec::new()
+        }
         Msg::Resize => Vec::new(),
         Msg::Terminate => {
             state.quit = true;
@@ -753,6 +759,16 @@ mod tests {
             },
         );
         assert_eq!(press(&mut s, KeyCode::Char('r')).len(), 1);
+    }
+
+    #[test]
+    fn a_click_focuses_a_pane_unless_an_overlay_is_open() {
+        let mut s = running();
+        update(&mut s, &Keymap::default(), Msg::Click(Focus::Nodes));
+        assert_eq!(s.focus, Focus::Nodes);
+        press(&mut s, KeyCode::F(1));
+        update(&mut s, &Keymap::default(), Msg::Click(Focus::Lesson));
+        assert_eq!(s.focus, Focus::Nodes);
     }
 
     #[test]
