@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod cluster;
 pub mod commands;
+pub mod compose;
 pub mod doctor;
 pub mod runtime;
 pub mod settings;

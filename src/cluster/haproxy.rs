@@ -22,6 +22,18 @@ pub struct ProxyServer {
     pub target: String,
 }
 
+/// A run of server slots HAProxy fills at run time from every address a name resolves to:
+/// `server-template PREFIX COUNT TARGET check`, named `PREFIX1` to `PREFIXCOUNT`. Slots without
+/// an address wait in maintenance, so one line covers a service scaled to any size up to
+/// `count`. Needs a resolver ([`ProxyEnv::dns`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxyTemplate {
+    pub prefix: String,
+    pub count: u8,
+    /// `host:port`; `host` is resolved through the `dns` resolver.
+    pub target: String,
+}
+
 /// `host:port` for a server line.
 pub fn node_target((host, port): (String, u16)) -> String {
     if host.contains(':') {
@@ -92,6 +104,17 @@ fn role_check(check_user: &str, standby: bool) -> String {
 pub fn render(
     endpoints: &Endpoints,
     servers: &[ProxyServer],
+    check_user: &str,
+    env: &ProxyEnv,
+) -> String {
+    render_with_templates(endpoints, servers, &[], check_user, env)
+}
+
+/// [`render`], with `templates` listed in both backends after `servers`.
+pub fn render_with_templates(
+    endpoints: &Endpoints,
+    servers: &[ProxyServer],
+    templates: &[ProxyTemplate],
     check_user: &str,
     env: &ProxyEnv,
 ) -> String {
@@ -171,6 +194,13 @@ pub fn render(
         );
         for s in servers {
             let _ = writeln!(cfg, "    server {} {} check", s.name, s.target);
+        }
+        for t in templates {
+            let _ = writeln!(
+                cfg,
+                "    server-template {} {} {} check",
+                t.prefix, t.count, t.target
+            );
         }
         cfg.push('\n');
     }
@@ -343,6 +373,51 @@ mod tests {
         assert!(cfg.contains("stats socket /s mode 600 level admin"));
         assert!(cfg.contains("resolvers cluster init-addr last,libc,none"));
         assert!(cfg.contains("server pg1 pg1:5432 check"));
+    }
+
+    #[test]
+    fn templates_follow_the_servers_in_both_backends() {
+        let env = ProxyEnv {
+            api_socket: "/s".into(),
+            state_file: "/f".into(),
+            dns: Some("127.0.0.11:53".into()),
+        };
+        let t = Topology::initial(&Settings::default(), NodeAddressing::LoopbackAliases);
+        let servers = [ProxyServer {
+            name: "primary".into(),
+            target: "primary:5432".into(),
+        }];
+        let templates = [ProxyTemplate {
+            prefix: "replica".into(),
+            count: 9,
+            target: "replica:5432".into(),
+        }];
+        let cfg = render_with_templates(&t.endpoints, &servers, &templates, "c", &env);
+        let write = cfg.split("listen write").nth(1).expect("write section");
+        let write = write.split("listen read").next().expect("write body");
+        let read = cfg.split("listen read").nth(1).expect("read section");
+        let read = read.split("listen stats").next().expect("read body");
+        for section in [write, read] {
+            let lines: Vec<&str> = section
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.starts_with("server"))
+                .collect();
+            assert_eq!(
+                lines,
+                [
+                    "server primary primary:5432 check",
+                    "server-template replica 9 replica:5432 check"
+                ],
+                "{section}"
+            );
+        }
+        assert!(cfg.contains("resolvers cluster init-addr last,libc,none"));
+        // Without templates the output is exactly what `render` gives.
+        assert_eq!(
+            render_with_templates(&t.endpoints, &servers, &[], "c", &env),
+            render(&t.endpoints, &servers, "c", &env)
+        );
     }
 
     #[test]
