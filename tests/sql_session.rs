@@ -244,6 +244,8 @@ struct Run {
     started: Option<Target>,
     notices: Vec<Notice>,
     results: Vec<ResultSet>,
+    /// Rows shown while a statement was still streaming, per preview.
+    previews: Vec<usize>,
     served_by: Option<String>,
     elapsed: Duration,
     tx: TxState,
@@ -329,6 +331,7 @@ impl Console {
             started: None,
             notices: Vec::new(),
             results: Vec::new(),
+            previews: Vec::new(),
             served_by: None,
             elapsed: Duration::ZERO,
             tx: TxState::Idle,
@@ -342,6 +345,10 @@ impl Console {
                     run.started = Some(target);
                 }
                 SqlEvent::Notice { id: i, notice } if i == id => run.notices.push(notice),
+                SqlEvent::Preview { id: i, result } if i == id => {
+                    assert!(run.started.is_some(), "a preview before the start");
+                    run.previews.push(result.rows.len());
+                }
                 SqlEvent::Result { id: i, result } if i == id => {
                     assert!(run.started.is_some(), "a result before the start");
                     run.results.push(result);
@@ -436,6 +443,8 @@ async fn a_million_rows_keep_only_the_row_cap() {
     assert_eq!(result.tag.as_deref(), Some("SELECT 1000000"));
     assert_eq!(result.rows[0], row(&[Some("1")]));
     assert_eq!(result.rows[9_999], row(&[Some("10000")]));
+    // The first screenful and then the full cap were shown while the rest still streamed.
+    assert_eq!(run.previews, [200, 10_000]);
     eprintln!("1,000,000 rows streamed in {:?}", begun.elapsed());
 
     // The cap holds per statement.

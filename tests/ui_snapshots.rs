@@ -213,6 +213,7 @@ fn busy() -> State {
         "SELECT name, setting FROM pg_settings;".into(),
     ];
     c.output = Output {
+        preview: false,
         results: vec![result(
             &["name", "setting", "unit"],
             &[
@@ -272,6 +273,7 @@ fn with_error() -> State {
     c.fresh = false;
     c.tx = TxState::Failed;
     c.output = Output {
+        preview: false,
         results: vec![ResultSet {
             columns: Vec::new(),
             rows: Vec::new(),

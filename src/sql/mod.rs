@@ -96,6 +96,9 @@ pub enum SqlEvent {
     Started { id: u64, target: Target },
     /// A NOTICE/WARNING from the server during the run.
     Notice { id: u64, notice: Notice },
+    /// The rows of the statement in progress so far, so a long result shows before it ends;
+    /// the statement's `Result` follows and replaces it.
+    Preview { id: u64, result: ResultSet },
     /// One statement's result; a multi-statement run yields several.
     Result { id: u64, result: ResultSet },
     /// The run ended (successfully or with an error), with who answered it.

@@ -38,7 +38,10 @@ pub const APPLICATION_NAME: &str = "replica-lab-console";
 const CANCEL_ATTEMPTS: u32 = 10;
 const CANCEL_RETRY: Duration = Duration::from_millis(400);
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Rows after which a statement's first rows are shown, before it completes.
+const PREVIEW_ROWS: usize = 200;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionConfig {
     /// Rows kept per statement; the rest are only counted.
     pub row_cap: usize,
@@ -445,6 +448,15 @@ impl Actor {
                                         .map(|i| row.try_get(i).ok().flatten().map(str::to_owned))
                                         .collect(),
                                 );
+                                // A screenful, then the full cap: the learner reads while the
+                                // rest of a long result streams past.
+                                let kept = result.rows.len();
+                                if kept == PREVIEW_ROWS.min(self.config.row_cap)
+                                    || kept == self.config.row_cap
+                                {
+                                    let result = result.clone();
+                                    self.send(SqlEvent::Preview { id, result }).await?;
+                                }
                             }
                         }
                         Ok(SimpleQueryMessage::CommandComplete(rows)) => {

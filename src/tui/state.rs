@@ -77,6 +77,8 @@ pub struct Output {
     pub error: Option<SqlError>,
     pub served_by: Option<ServedBy>,
     pub elapsed: Option<Duration>,
+    /// The last result is a preview of a statement still streaming.
+    pub preview: bool,
     /// A line of information (e.g. `\conninfo`, a cancelled run).
     pub info: Option<String>,
     /// First row shown, first column shown.

@@ -504,6 +504,7 @@ fn sql_event(state: &mut State, ev: SqlEvent) {
     let id = match &ev {
         SqlEvent::Started { id, .. }
         | SqlEvent::Notice { id, .. }
+        | SqlEvent::Preview { id, .. }
         | SqlEvent::Result { id, .. }
         | SqlEvent::Finished { id, .. } => *id,
     };
@@ -513,14 +514,20 @@ fn sql_event(state: &mut State, ev: SqlEvent) {
     }
     let snapshot = state.dash.snapshot.clone();
     let c = &mut state.console;
+    let preview = matches!(ev, SqlEvent::Preview { .. });
     match ev {
         SqlEvent::Started { .. } => {}
         SqlEvent::Notice { notice, .. } => c.output.notices.push(notice),
-        SqlEvent::Result { result, .. } => {
+        SqlEvent::Preview { result, .. } | SqlEvent::Result { result, .. } => {
+            // A statement's preview is replaced by its next preview or its result.
+            if c.output.preview {
+                c.output.results.pop();
+            }
             if c.output.results.len() >= MAX_RESULTS {
                 c.output.results.remove(0);
             }
             c.output.results.push(result);
+            c.output.preview = preview;
         }
         SqlEvent::Finished {
             served_by,
@@ -693,6 +700,49 @@ mod tests {
         let badge = s.console.output.served_by.clone().expect("badge");
         assert_eq!(badge.node.as_deref(), Some("pg1"));
         assert_eq!(badge.role.as_deref(), Some("primary"));
+    }
+
+    #[test]
+    fn previews_of_a_long_result_are_replaced_by_it() {
+        let mut s = running();
+        type_text(&mut s, "SELECT generate_series(1, 1000000);");
+        press(&mut s, KeyCode::F(5));
+        let keys = Keymap::default();
+        let rows = |n: usize, total: u64| ResultSet {
+            columns: vec!["n".into()],
+            rows: vec![vec![Some("1".into())]; n],
+            total_rows: total,
+            tag: None,
+        };
+        update(
+            &mut s,
+            &keys,
+            Msg::Sql(SqlEvent::Preview {
+                id: 1,
+                result: rows(200, 200),
+            }),
+        );
+        assert_eq!(s.console.output.results.len(), 1);
+        assert!(s.console.output.preview);
+        update(
+            &mut s,
+            &keys,
+            Msg::Sql(SqlEvent::Preview {
+                id: 1,
+                result: rows(10_000, 10_000),
+            }),
+        );
+        update(
+            &mut s,
+            &keys,
+            Msg::Sql(SqlEvent::Result {
+                id: 1,
+                result: rows(10_000, 1_000_000),
+            }),
+        );
+        assert_eq!(s.console.output.results.len(), 1);
+        assert_eq!(s.console.output.results[0].total_rows, 1_000_000);
+        assert!(!s.console.output.preview);
     }
 
     #[test]

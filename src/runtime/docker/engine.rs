@@ -256,17 +256,7 @@ impl OneShot<'_> {
         env: &[(String, String)],
     ) -> Result<Ran> {
         // A leftover of an interrupted run would block the name.
-        let _ = docker
-            .remove_container(
-                &self.name,
-                Some(
-                    RemoveContainerOptionsBuilder::default()
-                        .force(true)
-                        .v(true)
-                        .build(),
-                ),
-            )
-            .await;
+        let _ = force_remove(docker, &self.name).await;
         let body = ContainerCreateBody {
             image: Some(self.image.to_string()),
             user: Some(self.user.to_string()),
@@ -299,17 +289,7 @@ impl OneShot<'_> {
             .await
             .map_err(|e| api_error(&what, e))?;
         let result = self.start_and_wait(docker).await;
-        let _ = docker
-            .remove_container(
-                &self.name,
-                Some(
-                    RemoveContainerOptionsBuilder::default()
-                        .force(true)
-                        .v(true)
-                        .build(),
-                ),
-            )
-            .await;
+        let _ = force_remove(docker, &self.name).await;
         result
     }
 
@@ -388,6 +368,21 @@ pub async fn wait_event(
             actions.join("/"),
             limit.as_secs()
         ))),
+    }
+}
+
+/// Removes a container whatever its state, with its anonymous volumes; a missing one is fine.
+pub async fn force_remove(
+    docker: &Docker,
+    container: &str,
+) -> std::result::Result<(), bollard::errors::Error> {
+    let options = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
+    match docker.remove_container(container, Some(options)).await {
+        Err(e) if is_not_found(&e) => Ok(()),
+        other => other,
     }
 }
 

@@ -22,8 +22,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
-    ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
-    StopContainerOptionsBuilder,
+    ListVolumesOptionsBuilder, RemoveVolumeOptionsBuilder, StopContainerOptionsBuilder,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -450,18 +449,7 @@ if [ "$STANDBY" = 1 ]; then : > "$PGDATA/$SIGNAL"; else rm -f "$PGDATA/$SIGNAL";
         // A clean stop closes the replication connection; a removed container's would linger
         // on the primary until wal_sender_timeout, keeping its slot busy.
         let _ = self.stop_node(node).await;
-        let _ = self
-            .docker
-            .remove_container(
-                &self.container(node),
-                Some(
-                    RemoveContainerOptionsBuilder::default()
-                        .force(true)
-                        .v(true)
-                        .build(),
-                ),
-            )
-            .await;
+        let _ = engine::force_remove(&self.docker, &self.container(node)).await;
         match self
             .docker
             .remove_volume(

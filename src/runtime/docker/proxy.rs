@@ -141,13 +141,7 @@ kill -USR2 1
                     .map(|_| ())
             }
             Some(_) => {
-                let _ = self
-                    .docker
-                    .remove_container(
-                        &name,
-                        Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-                    )
-                    .await;
+                let _ = engine::force_remove(&self.docker, &name).await;
                 if let Ok(mut guard) = self.api_port.lock() {
                     *guard = None;
                 }

@@ -62,17 +62,7 @@ impl DockerRuntime {
                     )
                     .await
             } else {
-                self.docker
-                    .remove_container(
-                        id,
-                        Some(
-                            RemoveContainerOptionsBuilder::default()
-                                .force(true)
-                                .v(true)
-                                .build(),
-                        ),
-                    )
-                    .await
+                engine::force_remove(&self.docker, id).await
             }
         });
         for r in futures::future::join_all(removals).await {
