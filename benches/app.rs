@@ -25,30 +25,31 @@
 //! `down --name benchapp` runs whatever happens: on success, on failure, on a panic and on
 //! Ctrl-C.
 
+mod support;
+
 use std::io::{Read, Write};
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use portable_pty::{CommandBuilder, MasterPty, PtySize, native_pty_system};
 
-const BIN: &str = env!("CARGO_BIN_EXE_replica-lab");
+use support::{
+    BIN, BenchEnv, DownGuard, LOCAL_PASS_THROUGH, Ports, catch_interrupts, check_interrupted,
+    cpu_secs, kill_processes_under, median, mib, open_to_servers, output_tail, percent_of_core,
+    status_kib, tail, up_local, verdict,
+};
+
 const CLUSTER: &str = "benchapp";
 const REPLICAS: u8 = 3;
 const ROOT: &str = "/var/tmp/replica-lab-bench-app";
-const WRITE_PORT: &str = "26005";
-const READ_PORT: &str = "26006";
-const STATS_PORT: &str = "26004";
+const PORTS: Ports = Ports {
+    write: 26005,
+    read: 26006,
+    stats: 26004,
+};
 const NODE_BASE: &str = "127.0.70.10";
-/// Settings passed on to the app; every other `REPLICA_LAB_*` variable is dropped.
-const PASS_THROUGH: [&str; 3] = [
-    "REPLICA_LAB_PG_BINDIR",
-    "REPLICA_LAB_HAPROXY_BIN",
-    "REPLICA_LAB_OS_USER",
-];
 
 const ROWS: u16 = 40;
 const COLS: u16 = 140;
@@ -73,41 +74,11 @@ const WARM_UP: Duration = Duration::from_secs(3);
 /// Quiet time between query runs, so one run's tail does not overlap the next.
 const BETWEEN_RUNS: Duration = Duration::from_secs(2);
 
-const INTERRUPTED_MSG: &str = "interrupted";
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: nix::libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-/// Ctrl-C only sets a flag here (it also reaches a running `up`, which stops); the bench
-/// then leaves what it measures and runs `down` before exiting. The app in the
-/// pseudo-terminal has a session of its own and does not see the signal.
-fn catch_interrupts() {
-    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
-    let action = SigAction::new(
-        SigHandler::Handler(on_signal),
-        SaFlags::SA_RESTART,
-        SigSet::empty(),
-    );
-    for sig in [Signal::SIGINT, Signal::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        let _ = unsafe { sigaction(sig, &action) };
-    }
-}
-
-fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
-}
-
 /// Sleeps `d` in short steps; `Err` as soon as the bench is interrupted.
 fn sleep(d: Duration) -> Result<(), String> {
     let end = Instant::now() + d;
     loop {
-        if interrupted() {
-            return Err(INTERRUPTED_MSG.into());
-        }
+        check_interrupted()?;
         let now = Instant::now();
         if now >= end {
             return Ok(());
@@ -124,130 +95,26 @@ fn env_number(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-// --- processes -------------------------------------------------------------------------------
-
-/// Clock ticks per second, the unit of `/proc/<pid>/stat`'s CPU times.
-fn clock_ticks() -> f64 {
-    // SAFETY: sysconf only reads a system constant.
-    let ticks = unsafe { nix::libc::sysconf(nix::libc::_SC_CLK_TCK) };
-    if ticks > 0 { ticks as f64 } else { 100.0 }
-}
-
-/// utime + stime of a process, every thread included, in seconds.
-fn cpu_secs(pid: u32) -> Option<f64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses; the fields after it do not.
-    let fields: Vec<&str> = text[text.rfind(')')? + 1..].split_whitespace().collect();
-    // Field 3 (state) comes first, so utime (14) and stime (15) are at 11 and 12.
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) as f64 / clock_ticks())
-}
-
-/// A `kB` line of `/proc/<pid>/status` (`VmHWM`, `VmRSS`), in KiB.
-fn status_kib(pid: u32, key: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
-
-/// Every process whose command line names `dir` or whose working folder lies in it.
-fn processes_under(dir: &Path) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let needle = dir.to_string_lossy().into_owned();
-    let me = i32::try_from(std::process::id()).unwrap_or(-1);
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| *pid != me)
-        .filter(|pid| {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
-            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
-            cmdline.contains(&needle) || cwd.starts_with(dir)
-        })
-        .collect()
-}
-
 // --- the cluster -----------------------------------------------------------------------------
-
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    all[all.len().saturating_sub(lines)..]
-        .iter()
-        .map(|l| format!("    | {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 /// The bench's settings: its own folder, ports and node addresses, no user config file and
 /// no user state folder (history, log).
-fn settings(root: &Path) -> Vec<(&'static str, String)> {
-    vec![
-        (
-            "REPLICA_LAB_DATA_DIR",
-            root.join("data").display().to_string(),
-        ),
-        ("REPLICA_LAB_WRITE_PORT", WRITE_PORT.into()),
-        ("REPLICA_LAB_READ_PORT", READ_PORT.into()),
-        ("REPLICA_LAB_STATS_PORT", STATS_PORT.into()),
-        ("REPLICA_LAB_NODE_BASE", NODE_BASE.into()),
-        ("REPLICA_LAB_RUNTIME", "local".into()),
-        ("XDG_CONFIG_HOME", root.join("config").display().to_string()),
-        ("XDG_STATE_HOME", root.join("state").display().to_string()),
-    ]
-}
-
-/// `REPLICA_LAB_*` variables of this process the bench does not pass on.
-fn dropped_vars() -> Vec<std::ffi::OsString> {
-    std::env::vars_os()
-        .map(|(k, _)| k)
-        .filter(|k| {
-            let k = k.to_string_lossy();
-            k.starts_with("REPLICA_LAB_") && !PASS_THROUGH.contains(&k.as_ref())
-        })
-        .collect()
-}
-
-fn app(root: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    for key in dropped_vars() {
-        cmd.env_remove(key);
-    }
-    cmd.envs(settings(root)).stdin(Stdio::null());
-    cmd
-}
-
-fn output_text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    )
+fn bench_env(root: &Path) -> BenchEnv {
+    BenchEnv::keeping(LOCAL_PASS_THROUGH)
+        .data_dir(&root.join("data"))
+        .ports(PORTS)
+        .node_base(NODE_BASE)
+        .set("REPLICA_LAB_RUNTIME", "local")
+        .config_home(&root.join("config"))
+        .state_home(&root.join("state"))
 }
 
 /// A fresh root folder: what a killed run left behind is stopped and removed first.
 fn prepare(root: &Path) -> Result<(), String> {
     if root.exists() {
-        let _ = app(root)
-            .args(["down", "--name", CLUSTER])
-            .process_group(0)
-            .output();
-        for pid in processes_under(&root.join("data")) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
+        let _ = DownGuard::new(bench_env(root), CLUSTER, root.join("data")).run();
+        // Also what `down` knew nothing of, as after a run killed half-way through `up`.
+        kill_processes_under(&root.join("data"));
         std::fs::remove_dir_all(root)
             .map_err(|e| format!("cannot remove {}: {e}", root.display()))?;
     }
@@ -255,88 +122,8 @@ fn prepare(root: &Path) -> Result<(), String> {
         std::fs::create_dir_all(root.join(dir))
             .map_err(|e| format!("cannot create {}: {e}", root.join(dir).display()))?;
     }
-    use std::os::unix::fs::PermissionsExt;
-    for dir in [root.to_path_buf(), root.join("data")] {
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| format!("cannot open up {}: {e}", dir.display()))?;
-    }
-    Ok(())
-}
-
-fn up(root: &Path) -> Result<f64, String> {
-    let start = Instant::now();
-    let out = app(root)
-        .args(["up", "--runtime", "local", "--replicas"])
-        .arg(REPLICAS.to_string())
-        .args(["--name", CLUSTER])
-        .output()
-        .map_err(|e| format!("cannot run {BIN}: {e}"))?;
-    let took = start.elapsed().as_secs_f64();
-    if interrupted() {
-        return Err(INTERRUPTED_MSG.into());
-    }
-    if out.status.success() {
-        Ok(took)
-    } else {
-        Err(format!(
-            "`replica-lab up` failed after {took:.2} s:\n{}",
-            tail(&output_text(&out), 8)
-        ))
-    }
-}
-
-/// Runs `down --name benchapp` and removes the root folder when dropped, unless
-/// [`Down::run`] already did, so a failure, a panic or Ctrl-C leaves nothing running.
-struct Down {
-    root: PathBuf,
-    done: bool,
-}
-
-impl Down {
-    fn run(&mut self) -> Result<f64, String> {
-        if self.done {
-            return Ok(0.0);
-        }
-        self.done = true;
-        let start = Instant::now();
-        // Its own process group: a second Ctrl-C must not cut the clean-up short.
-        let out = app(&self.root)
-            .args(["down", "--name", CLUSTER])
-            .process_group(0)
-            .output();
-        let took = start.elapsed().as_secs_f64();
-        let failure = match out {
-            Ok(out) if out.status.success() => None,
-            Ok(out) => Some(tail(&output_text(&out), 8)),
-            Err(e) => Some(format!("    | cannot run {BIN}: {e}")),
-        };
-        if failure.is_some() {
-            // Last resort, so nothing outlives the scratch folder.
-            for pid in processes_under(&self.root.join("data")) {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.root);
-        match failure {
-            None => Ok(took),
-            Some(f) => Err(format!(
-                "`replica-lab down --name {CLUSTER}` failed (its processes were killed):\n{f}"
-            )),
-        }
-    }
-}
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        if !self.done {
-            if let Err(e) = self.run() {
-                eprintln!("app: {e}");
-            }
-        }
-    }
+    open_to_servers(root)?;
+    open_to_servers(&root.join("data"))
 }
 
 // --- the app in a pseudo-terminal --------------------------------------------------------------
@@ -401,11 +188,11 @@ struct Pty {
     writer: Box<dyn Write + Send>,
     child: Box<dyn portable_pty::Child + Send + Sync>,
     _master: Box<dyn MasterPty + Send>,
-    pid: u32,
+    pid: i32,
 }
 
 impl Pty {
-    fn start(root: &Path) -> Result<Pty, String> {
+    fn start(env: &BenchEnv, root: &Path) -> Result<Pty, String> {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows: ROWS,
@@ -416,11 +203,11 @@ impl Pty {
             .map_err(|e| format!("cannot open a pty: {e}"))?;
         let mut cmd = CommandBuilder::new(BIN);
         cmd.args(["--name", CLUSTER]);
-        for key in dropped_vars() {
+        for key in env.dropped() {
             cmd.env_remove(key);
         }
-        for (k, v) in settings(root) {
-            cmd.env(k, v);
+        for (key, value) in env.vars() {
+            cmd.env(key, value);
         }
         cmd.env("TERM", "xterm-256color");
         cmd.env_remove("NO_COLOR");
@@ -432,6 +219,7 @@ impl Pty {
         drop(pair.slave);
         let pid = child
             .process_id()
+            .and_then(|pid| i32::try_from(pid).ok())
             .ok_or_else(|| "the app has no process id".to_string())?;
         let mut reader = pair
             .master
@@ -558,11 +346,12 @@ fn idle(app: &mut Pty, window: Duration) -> Result<Idle, String> {
     let start = Instant::now();
     sleep(window)?;
     let cpu1 = cpu_secs(app.pid).ok_or("the app ended while idle")?;
-    let secs = start.elapsed().as_secs_f64();
+    let wall = start.elapsed();
+    let secs = wall.as_secs_f64();
     let bytes1 = app.bytes();
     Ok(Idle {
         secs,
-        cpu_pct: 100.0 * (cpu1 - cpu0) / secs,
+        cpu_pct: percent_of_core(cpu1 - cpu0, wall),
         bytes_per_sec: (bytes1 - bytes0) as f64 / secs,
     })
 }
@@ -643,7 +432,7 @@ fn dashboard_ready(s: &str) -> bool {
 
 fn measure_app(root: &Path, window: Duration, runs: usize) -> Result<AppReport, String> {
     let opened = Instant::now();
-    let mut app = Pty::start(root)?;
+    let mut app = Pty::start(&bench_env(root), root)?;
     app.wait_for(
         DASHBOARD_LIMIT,
         "the dashboard with every node",
@@ -745,7 +534,7 @@ fn wait_usage(pid: u32) -> Result<(i32, nix::libc::rusage), String> {
 /// psql on the write endpoint as the learner's login, without `~/.psqlrc`.
 fn psql() -> Command {
     let mut cmd = Command::new("psql");
-    cmd.args(["-X", "-h", "127.0.0.1", "-p", WRITE_PORT])
+    cmd.args(["-X", "-h", "127.0.0.1", "-p", &PORTS.write.to_string()])
         .args(["-U", "myuser", "-d", "mydatabase", "-v", "ON_ERROR_STOP=1"])
         .env("PGPASSWORD", "mypassword")
         .env_remove("PGSERVICE")
@@ -768,12 +557,7 @@ fn server_secs() -> Result<f64, String> {
         .and_then(|v| v.trim().strip_suffix("ms"))
         .and_then(|v| v.trim().parse::<f64>().ok())
         .map(|ms| ms / 1000.0)
-        .ok_or_else(|| {
-            format!(
-                "no execution time from EXPLAIN:\n{}",
-                tail(&output_text(&out), 8)
-            )
-        })
+        .ok_or_else(|| format!("no execution time from EXPLAIN:\n{}", output_tail(&out)))
 }
 
 fn psql_run(mode: PsqlMode) -> Result<PsqlRun, String> {
@@ -827,16 +611,6 @@ fn psql_run(mode: PsqlMode) -> Result<PsqlRun, String> {
 
 // --- the report ------------------------------------------------------------------------------
 
-fn median(values: &[f64]) -> f64 {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
 fn secs_or_dash(v: Option<f64>) -> String {
     match v {
         Some(s) if s.is_finite() => format!("{s:.3} s"),
@@ -877,11 +651,7 @@ fn report(app: &AppReport, psql: &[(PsqlMode, Vec<PsqlRun>)], server: &[f64], ru
         ("dashboard only", &app.idle),
         ("10,000-row result on screen", &app.idle_result),
     ] {
-        let verdict = if i.cpu_pct < TARGET_IDLE_PCT {
-            "met"
-        } else {
-            "MISSED"
-        };
+        let verdict = verdict(i.cpu_pct < TARGET_IDLE_PCT);
         println!(
             "  {what:<30} {:>6.2} % of one core over {:.1} s  (target < {TARGET_IDLE_PCT} %: {verdict}); \
              {:.0} bytes/s to the terminal",
@@ -1036,15 +806,18 @@ fn bench() -> Result<(), String> {
     }
     let root = PathBuf::from(ROOT);
     prepare(&root)?;
-    let mut down = Down {
-        root: root.clone(),
-        done: false,
-    };
+    // The root folder is not a temporary one: it goes with the cluster.
+    let mut down =
+        DownGuard::new(bench_env(&root), CLUSTER, root.join("data")).removing(root.clone());
     println!(
         "app: `up --runtime local --replicas {REPLICAS} --name {CLUSTER}` \
-         (127.0.0.1:{WRITE_PORT}/{READ_PORT}/{STATS_PORT}, nodes from {NODE_BASE}) …"
+         (127.0.0.1:{}/{}/{}, nodes from {NODE_BASE}) …",
+        PORTS.write, PORTS.read, PORTS.stats
     );
-    let up_secs = up(&root)?;
+    let up = up_local(&bench_env(&root), CLUSTER, REPLICAS);
+    // Ctrl-C stops `up` as well: say the bench was interrupted, not that `up` failed.
+    check_interrupted()?;
+    let up_secs = up?.secs;
     println!("  ready after {up_secs:.2} s");
 
     let app = measure_app(&root, window, runs)?;
@@ -1053,9 +826,7 @@ fn bench() -> Result<(), String> {
     for mode in [PsqlMode::DevNull, PsqlMode::Pipe, PsqlMode::Fetch] {
         let mut results = Vec::new();
         for _ in 0..runs {
-            if interrupted() {
-                return Err(INTERRUPTED_MSG.into());
-            }
+            check_interrupted()?;
             results.push(psql_run(mode)?);
             sleep(Duration::from_millis(500))?;
         }
@@ -1074,6 +845,7 @@ fn bench() -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
+    // The app in the pseudo-terminal has a session of its own and does not see Ctrl-C.
     catch_interrupts();
     match bench() {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,54 +12,35 @@
 //! `postgres` user the servers run as under root can reach it). `down --name bench` and the
 //! baseline's cleanup run whatever happens to a round.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_replica-lab");
+use support::{
+    BenchEnv, DownGuard, LOCAL_PASS_THROUGH, MinMedianTable, Unavailable, bench_rounds,
+    cannot_start, catch_interrupts, cmdline, comm, cpu_count, cwd, finish, interrupted, median,
+    mib, parse_phase, phase_table, processes_under, pss_kib, scratch_dir, tail, up_local,
+    wait_until_free,
+};
+
 const BASELINE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/benches/sequential-baseline.sh"
 );
 const CLUSTER: &str = "bench";
 const REPLICAS: u8 = 3;
-/// Settings the bench passes on to the app and the baseline; every other `REPLICA_LAB_*`
-/// variable is dropped so ports, names and sizes are the defaults both use.
-const PASS_THROUGH: [&str; 3] = [
-    "REPLICA_LAB_PG_BINDIR",
-    "REPLICA_LAB_HAPROXY_BIN",
-    "REPLICA_LAB_OS_USER",
-];
 /// How long to wait for the previous run's listeners to go away.
 const PORT_GRACE: Duration = Duration::from_secs(5);
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: nix::libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-/// Ctrl-C reaches the children too (`up` stops, the baseline cleans up after itself); the
-/// bench itself only notes it, so it can still run `down` before leaving.
-fn catch_interrupts() {
-    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
-    let action = SigAction::new(
-        SigHandler::Handler(on_signal),
-        SaFlags::SA_RESTART,
-        SigSet::empty(),
-    );
-    for sig in [Signal::SIGINT, Signal::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        let _ = unsafe { sigaction(sig, &action) };
-    }
-}
-
-fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
+/// The environment of the app and the baseline: the default ports, names and sizes, which
+/// both use, and no user config file.
+fn bench_env(root: &Path) -> BenchEnv {
+    BenchEnv::keeping(LOCAL_PASS_THROUGH).config_home(&root.join("no-config"))
 }
 
 // --- addresses -----------------------------------------------------------------------------
@@ -78,105 +59,25 @@ fn addresses() -> Vec<(SocketAddr, String)> {
     out
 }
 
-fn port_holder(port: u16) -> Option<String> {
-    let out = Command::new("ss")
-        .args(["-Hltnp", &format!("sport = :{port}")])
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let users = text.split("users:((").nth(1)?;
-    Some(users.split('"').nth(1)?.to_string())
-}
-
 /// Waits up to `grace` for every address the cluster binds to be free.
 fn ports_free(grace: Duration) -> Result<(), String> {
-    let deadline = Instant::now() + grace;
-    loop {
-        let mut busy = None;
-        for (addr, what) in addresses() {
-            match TcpListener::bind(addr) {
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-                    busy = Some((addr, what));
-                    break;
-                }
-                Err(e) => {
-                    return Err(format!(
-                        "cannot bind {addr} ({what}): {e}; the bench needs loopback aliases \
-                         (127.0.0.11 and up), which Linux provides"
-                    ));
-                }
-            }
-        }
-        let Some((addr, what)) = busy else {
-            return Ok(());
-        };
-        if Instant::now() >= deadline {
-            let holder = port_holder(addr.port())
+    wait_until_free(&addresses(), grace).map_err(|unavailable| match unavailable {
+        Unavailable::Unbindable { addr, what, error } => format!(
+            "cannot bind {addr} ({what}): {error}; the bench needs loopback aliases \
+             (127.0.0.11 and up), which Linux provides"
+        ),
+        Unavailable::Busy { addr, what, holder } => {
+            let holder = holder
                 .map(|h| format!(" (held by {h})"))
                 .unwrap_or_default();
-            return Err(format!(
+            format!(
                 "{addr} ({what}) is busy{holder}: another cluster or server uses the bench's \
                  addresses (127.0.0.1:5435, :5436, :8404, 127.0.0.11-14:5432). Stop it \
-                 (`replica-lab status` / `replica-lab down`) or wait until it is gone, then run \
-                 the bench again"
-            ));
+                 (`replica-lab status` / `replica-lab down`) or wait until it is gone, then \
+                 run the bench again"
+            )
         }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-// --- small helpers -------------------------------------------------------------------------
-
-/// `  <phase name>   <seconds> s`, as `up` and the baseline print them.
-fn parse_phase(line: &str) -> Option<(String, f64)> {
-    let body = line.strip_prefix("  ")?.trim_end().strip_suffix(" s")?;
-    let (name, secs) = body.trim_end().rsplit_once(' ')?;
-    let secs: f64 = secs.parse().ok()?;
-    let name = name.trim();
-    (!name.is_empty()).then(|| (name.to_string(), secs))
-}
-
-fn min(values: &[f64]) -> f64 {
-    values.iter().copied().fold(f64::INFINITY, f64::min)
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
-
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    all[all.len().saturating_sub(lines)..]
-        .iter()
-        .map(|l| format!("    | {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// A command with only the settings the bench means to pass on.
-fn command(program: &str, root: &Path) -> Command {
-    let mut cmd = Command::new(program);
-    for (key, _) in std::env::vars_os() {
-        let key_text = key.to_string_lossy();
-        if key_text.starts_with("REPLICA_LAB_") && !PASS_THROUGH.contains(&key_text.as_ref()) {
-            cmd.env_remove(&key);
-        }
-    }
-    // No user config file either: it could change ports or sizes.
-    cmd.env("XDG_CONFIG_HOME", root.join("no-config"));
-    cmd.stdin(Stdio::null());
-    cmd
+    })
 }
 
 // --- memory ----------------------------------------------------------------------------------
@@ -227,56 +128,17 @@ fn process_kind(cmdline: &str, comm: &str) -> String {
     format!("other ({comm})")
 }
 
-fn pss_kib(pid: i32) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
-    let line = text.lines().find(|l| l.starts_with("Pss:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// A process of a cluster: its pid, command line and working folder.
-struct ClusterProcess {
-    pid: i32,
-    cmdline: String,
-    cwd: PathBuf,
-}
-
-/// Every process whose command line names `dir` or whose working folder lies in it, as
-/// `processes_under` in src/runtime/process.rs finds a cluster's processes (server children
-/// rewrite their command lines, but keep running in their data folder).
-fn processes_under(dir: &Path) -> Vec<ClusterProcess> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let needle = dir.to_string_lossy().into_owned();
-    let me = i32::try_from(std::process::id()).unwrap_or(-1);
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| *pid != me)
-        .filter_map(|pid| {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-                .unwrap_or_default();
-            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
-            (cmdline.contains(&needle) || cwd.starts_with(dir)).then(|| ClusterProcess {
-                pid,
-                cmdline: cmdline.trim().to_string(),
-                cwd,
-            })
-        })
-        .collect()
-}
-
 /// PSS of every process of the cluster in `dir`, by kind and by node.
 fn measure_memory(dir: &Path) -> Memory {
     let mut mem = Memory::default();
-    for p in processes_under(dir) {
-        let Some(kib) = pss_kib(p.pid) else {
+    for pid in processes_under(dir) {
+        let Some(kib) = pss_kib(pid) else {
             continue;
         };
-        let comm = std::fs::read_to_string(format!("/proc/{}/comm", p.pid)).unwrap_or_default();
-        let kind = process_kind(&p.cmdline, comm.trim());
-        let node = match p.cwd.strip_prefix(dir).ok().and_then(|d| d.iter().next()) {
+        let kind = process_kind(&cmdline(pid), &comm(pid));
+        // Servers run in their node's folder, whatever their command line says.
+        let cwd = cwd(pid);
+        let node = match cwd.strip_prefix(dir).ok().and_then(|d| d.iter().next()) {
             Some(first) if first.to_string_lossy().starts_with("pg") => {
                 first.to_string_lossy().into_owned()
             }
@@ -309,90 +171,21 @@ struct AppRun {
     haproxy_cfg: Option<String>,
 }
 
-/// Runs `down --name bench` when dropped unless [`Down::run`] already did, so a failed or
-/// panicking round leaves nothing running.
-struct Down<'a> {
-    root: &'a Path,
-    done: bool,
-}
-
-impl Down<'_> {
-    fn run(&mut self) -> Result<f64, String> {
-        self.done = true;
-        let start = Instant::now();
-        let out = command(BIN, self.root)
-            .env("REPLICA_LAB_DATA_DIR", self.root)
-            .args(["down", "--name", CLUSTER])
-            .output()
-            .map_err(|e| format!("cannot run {BIN}: {e}"))?;
-        let took = start.elapsed().as_secs_f64();
-        if out.status.success() {
-            Ok(took)
-        } else {
-            // Last resort, so nothing outlives the scratch folder: what this cluster still
-            // runs, by pid.
-            let dir = self.root.join("clusters").join(CLUSTER);
-            for p in processes_under(&dir) {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(p.pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stderr),
-                String::from_utf8_lossy(&out.stdout)
-            );
-            Err(format!(
-                "`replica-lab down --name {CLUSTER}` failed:\n{}",
-                tail(&text, 8)
-            ))
-        }
-    }
-}
-
-impl Drop for Down<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            if let Err(e) = self.run() {
-                eprintln!("{e}");
-            }
-        }
-    }
-}
-
 fn app_round(root: &Path) -> Result<AppRun, String> {
+    let env = bench_env(root).data_dir(root);
     let cluster_dir = root.join("clusters").join(CLUSTER);
-    let mut down = Down { root, done: false };
-    let start = Instant::now();
-    let out = command(BIN, root)
-        .env("REPLICA_LAB_DATA_DIR", root)
-        .args(["up", "--runtime", "local", "--replicas"])
-        .arg(REPLICAS.to_string())
-        .args(["--name", CLUSTER])
-        .output()
-        .map_err(|e| format!("cannot run {BIN}: {e}"))?;
-    let up = start.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let measured = if out.status.success() {
-        Ok((
-            measure_memory(&cluster_dir),
-            normalized_cfg(&cluster_dir.join("haproxy/haproxy.cfg"), &cluster_dir),
-        ))
-    } else {
-        Err(format!(
-            "`replica-lab up` failed after {up:.2} s:\n{}",
-            tail(
-                &format!("{stderr}{}", String::from_utf8_lossy(&out.stdout)),
-                8
-            )
-        ))
-    };
+    // `down` runs whatever happens to the round, but after the measurements.
+    let mut down = DownGuard::new(env.clone(), CLUSTER, cluster_dir.clone());
+    let measured = up_local(&env, CLUSTER, REPLICAS).map(|up| {
+        let memory = measure_memory(&cluster_dir);
+        let cfg = normalized_cfg(&cluster_dir.join("haproxy/haproxy.cfg"), &cluster_dir);
+        (up, memory, cfg)
+    });
     let down = down.run();
-    let (memory, haproxy_cfg) = measured?;
+    let (up, memory, haproxy_cfg) = measured?;
     Ok(AppRun {
-        phases: stderr.lines().filter_map(parse_phase).collect(),
-        up,
+        phases: up.phases(),
+        up: up.secs,
         down: down?,
         memory,
         haproxy_cfg,
@@ -414,7 +207,7 @@ struct BaselineRun {
 /// baseline runs exactly the configuration the app does.
 fn baseline_round(root: &Path, haproxy_template: Option<&Path>) -> Result<BaselineRun, String> {
     let start = Instant::now();
-    let mut cmd = command("bash", root);
+    let mut cmd = bench_env(root).command("bash");
     if let Some(t) = haproxy_template {
         cmd.env("BASELINE_HAPROXY_CFG", t);
     }
@@ -487,43 +280,24 @@ fn baseline_round(root: &Path, haproxy_template: Option<&Path>) -> Result<Baseli
 
 // --- the report ------------------------------------------------------------------------------
 
-/// Phase names in first-seen order, with every round's time.
-fn phase_table(runs: &[&[(String, f64)]]) -> Vec<(String, Vec<f64>)> {
-    let mut table: Vec<(String, Vec<f64>)> = Vec::new();
-    for run in runs {
-        for (name, secs) in run.iter() {
-            match table.iter_mut().find(|(n, _)| n == name) {
-                Some((_, v)) => v.push(*secs),
-                None => table.push((name.clone(), vec![*secs])),
-            }
-        }
-    }
-    table
-}
-
 fn print_phases(
     title: &str,
     runs: &[&[(String, f64)]],
     sum_label: &str,
     totals: &[(&str, Vec<f64>)],
 ) {
-    println!("\n{title:<46} {:>8} {:>8}", "min", "median");
-    let table = phase_table(runs);
-    for (name, v) in &table {
-        println!("  {name:<44} {:>8.2} {:>8.2}", min(v), median(v));
+    let table = MinMedianTable { label_width: 44 };
+    table.header(title);
+    for (name, v) in phase_table(runs) {
+        table.row(&name, &v);
     }
     let sums: Vec<f64> = runs
         .iter()
         .map(|r| r.iter().map(|(_, s)| s).sum())
         .collect();
-    println!(
-        "  {:<44} {:>8.2} {:>8.2}",
-        sum_label,
-        min(&sums),
-        median(&sums)
-    );
+    table.row(sum_label, &sums);
     for (name, v) in totals {
-        println!("  {name:<44} {:>8.2} {:>8.2}", min(v), median(v));
+        table.row(name, v);
     }
 }
 
@@ -611,64 +385,22 @@ fn print_memory(apps: &[&Memory], bases: &[&Memory]) {
     }
 }
 
-fn rounds() -> Result<usize, String> {
-    match std::env::var("BENCH_ROUNDS") {
-        Err(_) => Ok(3),
-        Ok(v) => match v.trim().parse::<usize>() {
-            Ok(n) if n >= 1 => Ok(n),
-            _ => Err(format!(
-                "BENCH_ROUNDS={v:?} is not a number of rounds (1 or more)"
-            )),
-        },
-    }
-}
-
-/// A folder the servers' unprivileged user can traverse.
-fn scratch() -> Result<tempfile::TempDir, String> {
-    use std::os::unix::fs::PermissionsExt;
-    let parent = Path::new("/var/tmp");
-    let parent = if parent.is_dir() {
-        parent.to_path_buf()
-    } else {
-        std::env::temp_dir()
-    };
-    let dir = tempfile::Builder::new()
-        .prefix("replica-lab-bench.")
-        .tempdir_in(&parent)
-        .map_err(|e| {
-            format!(
-                "cannot create a scratch folder in {}: {e}",
-                parent.display()
-            )
-        })?;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
-        .map_err(|e| format!("cannot open up {}: {e}", dir.path().display()))?;
-    Ok(dir)
-}
-
 fn main() -> ExitCode {
     // `cargo bench` passes `--bench`; there is nothing to filter.
-    let rounds = match rounds() {
+    let rounds = match bench_rounds() {
         Ok(n) => n,
-        Err(e) => {
-            eprintln!("cluster_up: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return cannot_start(e),
     };
     if let Err(e) = ports_free(Duration::ZERO) {
-        eprintln!("cluster_up: {e}");
-        return ExitCode::from(2);
+        return cannot_start(e);
     }
-    let scratch = match scratch() {
+    let scratch = match scratch_dir("replica-lab-bench.") {
         Ok(d) => d,
-        Err(e) => {
-            eprintln!("cluster_up: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return cannot_start(e),
     };
     catch_interrupts();
     let root = scratch.path();
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpus = cpu_count();
     println!(
         "cluster_up: `replica-lab up --runtime local --replicas {REPLICAS}` against \
          benches/sequential-baseline.sh\n  {rounds} rounds, {cpus} CPUs, scratch folder {}",
@@ -841,20 +573,5 @@ fn main() -> ExitCode {
         println!("  (a ratio above 1 means the app is faster, or for PSS uses less memory)");
     }
 
-    for f in &failures {
-        eprintln!("\ncluster_up: {f}");
-    }
-    if let Some(e) = busy {
-        eprintln!("\ncluster_up: stopped early: {e}");
-        return ExitCode::from(2);
-    }
-    if interrupted() {
-        eprintln!("\ncluster_up: interrupted");
-        return ExitCode::from(130);
-    }
-    if failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    finish(&failures, busy)
 }

@@ -21,18 +21,22 @@
 //! a round. Images: `replica-lab/postgres:15` and `replica-lab/haproxy:2.6` (built offline by
 //! docker/build-images.sh), or `BENCH_POSTGRES_IMAGE` / `BENCH_HAPROXY_IMAGE`.
 
-use std::collections::HashMap;
+mod support;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use replica_lab::cluster::haproxy::{READ_BACKEND, WRITE_BACKEND, parse_stat_csv};
 use replica_lab::compose::{Cli, Project, docker};
 
-const BIN: &str = env!("CARGO_BIN_EXE_replica-lab");
+use support::{
+    BenchEnv, MinMedianTable, Ports, bench_rounds, cannot_start, catch_interrupts, cpu_count,
+    finish, interrupted, median, phase_table, run_bin,
+};
+
 const CLUSTER: &str = "benchd";
 const PROJECT: &str = "rlbenchd";
 const REPLICAS: usize = 3;
@@ -51,70 +55,10 @@ const COMPOSE_PORTS: Ports = Ports {
 const UP_TIMEOUT: Duration = Duration::from_secs(300);
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
 
-#[derive(Clone, Copy)]
-struct Ports {
-    write: u16,
-    read: u16,
-    stats: u16,
-}
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: nix::libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-/// Ctrl-C reaches the children too; the bench only notes it, so it still cleans up.
-fn catch_interrupts() {
-    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
-    let action = SigAction::new(
-        SigHandler::Handler(on_signal),
-        SaFlags::SA_RESTART,
-        SigSet::empty(),
-    );
-    for sig in [Signal::SIGINT, Signal::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        let _ = unsafe { sigaction(sig, &action) };
-    }
-}
-
-fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
-}
+/// Seconds of the min / median tables: wide enough for the longest label.
+const TABLE: MinMedianTable = MinMedianTable { label_width: 52 };
 
 // --- small helpers -------------------------------------------------------------------------
-
-/// `  <phase name>   <seconds> s`, as `up` prints them.
-fn parse_phase(line: &str) -> Option<(String, f64)> {
-    let body = line.strip_prefix("  ")?.trim_end().strip_suffix(" s")?;
-    let (name, secs) = body.trim_end().rsplit_once(' ')?;
-    let secs: f64 = secs.parse().ok()?;
-    let name = name.trim();
-    (!name.is_empty()).then(|| (name.to_string(), secs))
-}
-
-fn min(values: &[f64]) -> f64 {
-    values.iter().copied().fold(f64::INFINITY, f64::min)
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    all[all.len().saturating_sub(lines)..]
-        .iter()
-        .map(|l| format!("    | {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 fn timed<T>(f: impl FnOnce() -> Result<T, String>) -> Result<(T, f64), String> {
     let start = Instant::now();
@@ -131,46 +75,22 @@ fn images() -> (String, String) {
 
 // --- the app -----------------------------------------------------------------------------
 
-/// `replica-lab ARGS` with only the settings the bench chooses.
-fn app_command(root: &Path, args: &[&str]) -> Command {
+/// The app's settings: the bench's images, ports and data folder, no user config file, and
+/// none of the caller's `REPLICA_LAB_*` variables (the local runtime's included).
+fn bench_env(root: &Path) -> BenchEnv {
     let (pg, proxy) = images();
-    let mut cmd = Command::new(BIN);
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("REPLICA_LAB_") {
-            cmd.env_remove(&key);
-        }
-    }
-    cmd.args(args)
-        .env("XDG_CONFIG_HOME", root.join("no-config"))
-        .env("REPLICA_LAB_DATA_DIR", root.join("data"))
-        .env("REPLICA_LAB_POSTGRES_IMAGE", pg)
-        .env("REPLICA_LAB_HAPROXY_IMAGE", proxy)
-        .env("REPLICA_LAB_WRITE_PORT", APP_PORTS.write.to_string())
-        .env("REPLICA_LAB_READ_PORT", APP_PORTS.read.to_string())
-        .env("REPLICA_LAB_STATS_PORT", APP_PORTS.stats.to_string())
-        .env("REPLICA_LAB_NODE_PORT", APP_NODE_PORT.to_string())
-        .stdin(Stdio::null());
-    cmd
+    BenchEnv::keeping(&[])
+        .config_home(&root.join("no-config"))
+        .data_dir(&root.join("data"))
+        .set("REPLICA_LAB_POSTGRES_IMAGE", pg)
+        .set("REPLICA_LAB_HAPROXY_IMAGE", proxy)
+        .ports(APP_PORTS)
+        .set("REPLICA_LAB_NODE_PORT", APP_NODE_PORT.to_string())
 }
 
 /// Runs the app; its phases from stderr.
 fn app(root: &Path, args: &[&str]) -> Result<Vec<(String, f64)>, String> {
-    let out = app_command(root, args)
-        .output()
-        .map_err(|e| format!("cannot run {BIN}: {e}"))?;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if out.status.success() {
-        Ok(stderr.lines().filter_map(parse_phase).collect())
-    } else {
-        Err(format!(
-            "`replica-lab {}` failed:\n{}",
-            args.join(" "),
-            tail(
-                &format!("{stderr}{}", String::from_utf8_lossy(&out.stdout)),
-                8
-            )
-        ))
-    }
+    run_bin(&bench_env(root), args).map(|run| run.phases())
 }
 
 fn app_down(root: &Path) -> Result<(), String> {
@@ -408,31 +328,14 @@ fn compose_round(project: &Project, rt: &tokio::runtime::Runtime) -> Result<Comp
 
 // --- report ------------------------------------------------------------------------------
 
-fn row(what: &str, values: &[f64]) {
-    if values.is_empty() {
-        println!("  {what:<52} {:>8} {:>8}", "-", "-");
-    } else {
-        println!("  {what:<52} {:>8.2} {:>8.2}", min(values), median(values));
-    }
-}
-
 /// Every phase name in order of first appearance, with its figures across rounds.
 fn phase_rows(runs: &[&[(String, f64)]]) {
-    let mut order: Vec<String> = Vec::new();
-    let mut by_name: HashMap<String, Vec<f64>> = HashMap::new();
-    for phases in runs {
-        for (name, secs) in phases.iter() {
-            if !by_name.contains_key(name) {
-                order.push(name.clone());
-            }
-            by_name.entry(name.clone()).or_default().push(*secs);
-        }
-    }
-    if order.is_empty() {
+    let table = phase_table(runs);
+    if table.is_empty() {
         println!("    (no phases printed)");
     }
-    for name in order {
-        row(&format!("  {name}"), &by_name[&name]);
+    for (name, values) in table {
+        TABLE.row(&format!("  {name}"), &values);
     }
 }
 
@@ -445,25 +348,10 @@ fn ratio(what: &str, compose: &[f64], app: &[f64]) {
     }
 }
 
-fn rounds() -> Result<usize, String> {
-    match std::env::var("BENCH_ROUNDS") {
-        Err(_) => Ok(3),
-        Ok(v) => match v.trim().parse::<usize>() {
-            Ok(n) if n >= 1 => Ok(n),
-            _ => Err(format!(
-                "BENCH_ROUNDS={v:?} is not a number of rounds (1 or more)"
-            )),
-        },
-    }
-}
-
 fn main() -> ExitCode {
-    let rounds = match rounds() {
+    let rounds = match bench_rounds() {
         Ok(n) => n,
-        Err(e) => {
-            eprintln!("docker_up: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return cannot_start(e),
     };
     if docker(&["version", "--format", "{{.Server.Version}}"]).is_err() {
         println!("docker_up: SKIPPED: no Docker engine answers on this machine");
@@ -478,11 +366,10 @@ fn main() -> ExitCode {
     let (pg, proxy) = images();
     for image in [&pg, &proxy] {
         if docker(&["image", "inspect", image]).is_err() {
-            eprintln!(
-                "docker_up: image {image} is not on the engine: build it with \
-                 docker/build-images.sh (this bench never pulls)"
-            );
-            return ExitCode::from(2);
+            return cannot_start(format!(
+                "image {image} is not on the engine: build it with docker/build-images.sh \
+                 (this bench never pulls)"
+            ));
         }
     }
     let scratch = match tempfile::Builder::new()
@@ -490,23 +377,17 @@ fn main() -> ExitCode {
         .tempdir()
     {
         Ok(d) => d,
-        Err(e) => {
-            eprintln!("docker_up: cannot create a scratch folder: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return cannot_start(format!("cannot create a scratch folder: {e}")),
     };
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("docker_up: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return cannot_start(e),
     };
     catch_interrupts();
     let root = scratch.path();
     let project = compose_project(cli.clone());
     let engine = docker(&["version", "--format", "{{.Server.Version}}"]).unwrap_or_default();
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpus = cpu_count();
     println!(
         "docker_up: `replica-lab up --runtime docker --replicas {REPLICAS}` against \
          compose.yaml `up --wait --scale replica={REPLICAS}`\n  \
@@ -527,8 +408,7 @@ fn main() -> ExitCode {
     };
     // Leftovers of an earlier, killed run.
     if let Err(e) = cleanup.run() {
-        eprintln!("docker_up: removing leftovers: {e}");
-        return ExitCode::from(2);
+        return cannot_start(format!("removing leftovers: {e}"));
     }
     let mut apps: Vec<AppRound> = Vec::new();
     let mut composes: Vec<ComposeRound> = Vec::new();
@@ -594,35 +474,32 @@ fn main() -> ExitCode {
     let compose_warm = c(|r| r.warm);
     let compose_warm_settled = c(|r| r.warm + r.warm_settle);
 
-    println!(
-        "\n{:<54} {:>8} {:>8}",
-        "seconds, over the rounds", "min", "median"
-    );
+    TABLE.header("seconds, over the rounds");
     println!("cold start (images present; no containers, volumes or network)");
-    row("app: `up` to ready (streaming, HAProxy settled)", &app_cold);
+    TABLE.row("app: `up` to ready (streaming, HAProxy settled)", &app_cold);
     let cold_phases: Vec<&[(String, f64)]> =
         apps.iter().map(|r| r.cold_phases.as_slice()).collect();
     phase_rows(&cold_phases);
-    row("compose: `up --wait`", &compose_cold);
-    row(
+    TABLE.row("compose: `up --wait`", &compose_cold);
+    TABLE.row(
         "compose: `up --wait`, then until settled",
         &compose_cold_settled,
     );
     println!("warm restart (data kept, containers stopped)");
-    row("app: `down --keep-data`", &a(|r| r.keep_down));
-    row("app: `up` to ready", &app_warm);
+    TABLE.row("app: `down --keep-data`", &a(|r| r.keep_down));
+    TABLE.row("app: `up` to ready", &app_warm);
     let warm_phases: Vec<&[(String, f64)]> =
         apps.iter().map(|r| r.warm_phases.as_slice()).collect();
     phase_rows(&warm_phases);
-    row("compose: `stop`", &c(|r| r.stop));
-    row("compose: `up --wait`", &compose_warm);
-    row(
+    TABLE.row("compose: `stop`", &c(|r| r.stop));
+    TABLE.row("compose: `up --wait`", &compose_warm);
+    TABLE.row(
         "compose: `up --wait`, then until settled",
         &compose_warm_settled,
     );
     println!("teardown");
-    row("app: `down`", &a(|r| r.down));
-    row("compose: `down -v`", &c(|r| r.down));
+    TABLE.row("app: `down`", &a(|r| r.down));
+    TABLE.row("compose: `down -v`", &c(|r| r.down));
 
     println!("\nratio compose / app (medians; above 1: the app is faster)");
     ratio("cold: `up --wait` / `up`", &compose_cold, &app_cold);
@@ -644,16 +521,5 @@ fn main() -> ExitCode {
     }
 
     drop(cleanup);
-    for f in &failures {
-        eprintln!("\ndocker_up: {f}");
-    }
-    if interrupted() {
-        eprintln!("\ndocker_up: interrupted");
-        return ExitCode::from(130);
-    }
-    if failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    finish(&failures, None)
 }

@@ -17,12 +17,12 @@
 //! `down --name benchtel` runs whatever happens: on success, on failure, on a panic and on
 //! Ctrl-C.
 
+mod support;
+
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::path::Path;
+use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use replica_lab::cluster::state::{ClusterRecord, cluster_dir};
@@ -35,19 +35,21 @@ use replica_lab::telemetry::sample::NodePoller;
 use replica_lab::telemetry::{Telemetry, TelemetryConfig};
 use tokio::sync::watch;
 
-const BIN: &str = env!("CARGO_BIN_EXE_replica-lab");
+use support::{
+    BenchEnv, DownGuard, LOCAL_PASS_THROUGH, Ports, cannot_start, catch_interrupts,
+    check_interrupted, clock_ticks, comm, cpu_count, cpu_ticks, env_setting, interrupted, max,
+    median, min, percent_of_core, percentile, processes_under, scratch_dir, self_cpu, up_local,
+    verdict,
+};
+
 const CLUSTER: &str = "benchtel";
 const REPLICAS: u8 = 3;
-const WRITE_PORT: &str = "24005";
-const READ_PORT: &str = "24006";
-const STATS_PORT: &str = "24004";
+const PORTS: Ports = Ports {
+    write: 24005,
+    read: 24006,
+    stats: 24004,
+};
 const NODE_BASE: &str = "127.0.60.10";
-/// Settings passed on to the app; every other `REPLICA_LAB_*` variable is dropped.
-const PASS_THROUGH: [&str; 3] = [
-    "REPLICA_LAB_PG_BINDIR",
-    "REPLICA_LAB_HAPROXY_BIN",
-    "REPLICA_LAB_OS_USER",
-];
 /// The `application_name` of telemetry's sessions (see `NodePoller`).
 const TELEMETRY_APP: &str = "replica-lab-telemetry";
 /// The bench's own look-ups, so they are never mistaken for telemetry.
@@ -66,265 +68,30 @@ const FRESH_LIMIT: Duration = Duration::from_secs(3);
 const TARGET_CPU_PCT: f64 = 1.0;
 const TARGET_POLL_MS: f64 = 2.0;
 
-const INTERRUPTED_MSG: &str = "interrupted";
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: nix::libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-/// Ctrl-C only sets a flag here (it also reaches a running `up`, which stops); the bench
-/// then leaves its measurement and runs `down` before exiting.
-fn catch_interrupts() {
-    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
-    let action = SigAction::new(
-        SigHandler::Handler(on_signal),
-        SaFlags::SA_RESTART,
-        SigSet::empty(),
-    );
-    for sig in [Signal::SIGINT, Signal::SIGTERM] {
-        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        let _ = unsafe { sigaction(sig, &action) };
-    }
-}
-
-fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
-}
-
 // --- CPU time ----------------------------------------------------------------------------------
 
-/// User plus system CPU time of this process, every thread included.
-fn self_cpu() -> Duration {
-    // SAFETY: `rusage` is plain integers, for which all zeroes is a valid value.
-    let mut usage: nix::libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: RUSAGE_SELF is valid and `usage` is a live, writable `rusage`.
-    if unsafe { nix::libc::getrusage(nix::libc::RUSAGE_SELF, &mut usage) } != 0 {
-        return Duration::ZERO;
-    }
-    let tv = |t: nix::libc::timeval| {
-        Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
-            + Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
-    };
-    tv(usage.ru_utime) + tv(usage.ru_stime)
-}
-
-/// Clock ticks per second, the unit of `/proc/<pid>/stat`'s CPU times.
-fn clock_ticks() -> f64 {
-    // SAFETY: sysconf only reads a system constant.
-    let ticks = unsafe { nix::libc::sysconf(nix::libc::_SC_CLK_TCK) };
-    if ticks > 0 { ticks as f64 } else { 100.0 }
-}
-
-/// utime + stime of a process, in clock ticks.
-fn proc_ticks(pid: i32) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses; the fields after it do not.
-    let fields: Vec<&str> = text[text.rfind(')')? + 1..].split_whitespace().collect();
-    // Field 3 (state) comes first, so utime (14) and stime (15) are at 11 and 12.
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
-}
-
-fn pct_of_core(cpu_secs: f64, wall: Duration) -> f64 {
-    100.0 * cpu_secs / wall.as_secs_f64()
-}
-
-/// HAProxy processes of the cluster: `haproxy` with the cluster's folder on its command line.
+/// HAProxy processes of the cluster in `dir`.
 fn haproxy_pids(dir: &Path) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let needle = dir.to_string_lossy().into_owned();
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
-            comm.trim() == "haproxy" && cmdline.contains(&needle)
-        })
+    processes_under(dir)
+        .into_iter()
+        .filter(|pid| comm(*pid) == "haproxy")
         .collect()
 }
 
 fn ticks_of(pids: &[i32]) -> Option<u64> {
-    pids.iter().map(|p| proc_ticks(*p)).sum()
-}
-
-/// Every process whose command line names `dir` or whose working folder lies in it.
-fn processes_under(dir: &Path) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let needle = dir.to_string_lossy().into_owned();
-    let me = i32::try_from(std::process::id()).unwrap_or(-1);
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| *pid != me)
-        .filter(|pid| {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
-            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
-            cmdline.contains(&needle) || cwd.starts_with(dir)
-        })
-        .collect()
-}
-
-// --- statistics --------------------------------------------------------------------------------
-
-fn sorted(values: &[f64]) -> Vec<f64> {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    v
-}
-
-fn median(values: &[f64]) -> f64 {
-    let v = sorted(values);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
-/// Nearest-rank percentile.
-fn percentile(values: &[f64], p: f64) -> f64 {
-    let v = sorted(values);
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
-    v[rank.clamp(1, v.len()) - 1]
-}
-
-fn min(values: &[f64]) -> f64 {
-    values.iter().copied().fold(f64::INFINITY, f64::min)
-}
-
-fn max(values: &[f64]) -> f64 {
-    values.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok { "met" } else { "MISSED" }
+    pids.iter().map(|p| cpu_ticks(*p)).sum()
 }
 
 // --- the app -----------------------------------------------------------------------------------
 
-fn tail(text: &str, lines: usize) -> String {
-    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    all[all.len().saturating_sub(lines)..]
-        .iter()
-        .map(|l| format!("    | {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// The binary with the bench's settings only: its own folder, ports and node addresses, and
-/// no user config file.
-fn app(root: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    for (key, _) in std::env::vars_os() {
-        let key_text = key.to_string_lossy();
-        if key_text.starts_with("REPLICA_LAB_") && !PASS_THROUGH.contains(&key_text.as_ref()) {
-            cmd.env_remove(&key);
-        }
-    }
-    cmd.env("REPLICA_LAB_DATA_DIR", root)
-        .env("REPLICA_LAB_WRITE_PORT", WRITE_PORT)
-        .env("REPLICA_LAB_READ_PORT", READ_PORT)
-        .env("REPLICA_LAB_STATS_PORT", STATS_PORT)
-        .env("REPLICA_LAB_NODE_BASE", NODE_BASE)
-        .env("XDG_CONFIG_HOME", root.join("no-config"))
-        .stdin(Stdio::null());
-    cmd
-}
-
-fn up(root: &Path) -> Result<f64, String> {
-    let start = Instant::now();
-    let out = app(root)
-        .args(["up", "--runtime", "local", "--replicas"])
-        .arg(REPLICAS.to_string())
-        .args(["--name", CLUSTER])
-        .output()
-        .map_err(|e| format!("cannot run {BIN}: {e}"))?;
-    let took = start.elapsed().as_secs_f64();
-    if out.status.success() {
-        Ok(took)
-    } else {
-        Err(format!(
-            "`replica-lab up` failed after {took:.2} s:\n{}",
-            tail(
-                &format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&out.stderr),
-                    String::from_utf8_lossy(&out.stdout)
-                ),
-                8
-            )
-        ))
-    }
-}
-
-/// Runs `down --name benchtel` when dropped unless [`Down::run`] already did, so a failure,
-/// a panic or Ctrl-C leaves nothing running.
-struct Down {
-    root: PathBuf,
-    done: bool,
-}
-
-impl Down {
-    fn run(&mut self) -> Result<f64, String> {
-        if self.done {
-            return Ok(0.0);
-        }
-        self.done = true;
-        let start = Instant::now();
-        // Its own process group: a second Ctrl-C must not cut the clean-up short.
-        let out = app(&self.root)
-            .args(["down", "--name", CLUSTER])
-            .process_group(0)
-            .output();
-        let took = start.elapsed().as_secs_f64();
-        let failure = match out {
-            Ok(out) if out.status.success() => return Ok(took),
-            Ok(out) => tail(
-                &format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&out.stderr),
-                    String::from_utf8_lossy(&out.stdout)
-                ),
-                8,
-            ),
-            Err(e) => format!("    | cannot run {BIN}: {e}"),
-        };
-        // Last resort, so nothing outlives the scratch folder: what the cluster still runs.
-        for pid in processes_under(&cluster_dir(&self.root, CLUSTER)) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
-        Err(format!(
-            "`replica-lab down --name {CLUSTER}` failed (its processes were killed):\n{failure}"
-        ))
-    }
-}
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        if !self.done {
-            if let Err(e) = self.run() {
-                eprintln!("telemetry: {e}");
-            }
-        }
-    }
+/// The binary's settings: the bench's own folder, ports and node addresses, and no user
+/// config file.
+fn bench_env(root: &Path) -> BenchEnv {
+    BenchEnv::keeping(LOCAL_PASS_THROUGH)
+        .data_dir(root)
+        .ports(PORTS)
+        .node_base(NODE_BASE)
+        .config_home(&root.join("no-config"))
 }
 
 /// The runtime the CLI builds for an existing local cluster (`commands::open`): its record,
@@ -403,9 +170,7 @@ async fn all_telemetry_pids(
 async fn pause(length: Duration) -> Result<(), String> {
     let end = tokio::time::Instant::now() + length;
     while tokio::time::Instant::now() < end {
-        if interrupted() {
-            return Err(INTERRUPTED_MSG.into());
-        }
+        check_interrupted()?;
         let step = (tokio::time::Instant::now() + Duration::from_millis(500)).min(end);
         tokio::time::sleep_until(step).await;
     }
@@ -428,9 +193,7 @@ async fn consume(
     let end = tokio::time::Instant::now() + length;
     let mut got = Received::default();
     loop {
-        if interrupted() {
-            return Err(INTERRUPTED_MSG.into());
-        }
+        check_interrupted()?;
         let now = tokio::time::Instant::now();
         if now >= end {
             return Ok(got);
@@ -469,13 +232,13 @@ fn idle_window(
     println!(
         "  {:<38} {:>7.3} % of one core (the bench's own idle cost)",
         "this process",
-        pct_of_core(cpu, wall)
+        percent_of_core(cpu, wall)
     );
     match (hap0, hap1) {
         (Some(a), Some(b)) => println!(
             "  {:<38} {:>7.3} % of one core ({} process{})",
             "haproxy (health checks only)",
-            pct_of_core((b.saturating_sub(a)) as f64 / clock_ticks(), wall),
+            percent_of_core((b.saturating_sub(a)) as f64 / clock_ticks(), wall),
             proxies.len(),
             if proxies.len() == 1 { "" } else { "es" }
         ),
@@ -511,7 +274,7 @@ fn telemetry_window(
     let proxies = haproxy_pids(dir);
 
     // The window: nothing but telemetry and its consumer runs in between.
-    let ticks0: Vec<Option<u64>> = sessions.iter().map(|(_, p)| proc_ticks(*p)).collect();
+    let ticks0: Vec<Option<u64>> = sessions.iter().map(|(_, p)| cpu_ticks(*p)).collect();
     let hap0 = ticks_of(&proxies);
     let seq0 = rx.borrow().seq;
     let cpu0 = self_cpu();
@@ -520,7 +283,7 @@ fn telemetry_window(
     let cpu = (self_cpu() - cpu0).as_secs_f64();
     let wall = t0.elapsed();
     let seq1 = rx.borrow().seq;
-    let ticks1: Vec<Option<u64>> = sessions.iter().map(|(_, p)| proc_ticks(*p)).collect();
+    let ticks1: Vec<Option<u64>> = sessions.iter().map(|(_, p)| cpu_ticks(*p)).collect();
     let hap1 = ticks_of(&proxies);
 
     let after = tokio_rt.block_on(all_telemetry_pids(rt.as_ref(), topo));
@@ -562,7 +325,7 @@ fn telemetry_window(
         .collect();
     println!("  {:<38} {}", "last snapshot", roles.join(", "));
 
-    let client_pct = pct_of_core(cpu, wall);
+    let client_pct = percent_of_core(cpu, wall);
     println!(
         "  {:<38} {:>7.3} % of one core ({:.1} ms CPU, {:.2} ms per snapshot)",
         "client: this process (all threads)",
@@ -578,7 +341,7 @@ fn telemetry_window(
             (Some(a), Some(b)) => {
                 let s = b.saturating_sub(*a) as f64 / hz;
                 server_secs += s;
-                per_node.push(format!("{node} {:.3}", pct_of_core(s, wall)));
+                per_node.push(format!("{node} {:.3}", percent_of_core(s, wall)));
             }
             _ => {
                 lost += 1;
@@ -586,7 +349,7 @@ fn telemetry_window(
             }
         }
     }
-    let server_pct = pct_of_core(server_secs, wall);
+    let server_pct = percent_of_core(server_secs, wall);
     println!(
         "  {:<38} {:>7.3} % of one core ({:.0} ms CPU in {} sessions: {})",
         "server: telemetry backends",
@@ -606,7 +369,7 @@ fn telemetry_window(
         println!(
             "  {:<38} {:>7.3} % of one core (health checks + `show stat` {RATE}/s; not in the total)",
             "haproxy (whole process)",
-            pct_of_core(b.saturating_sub(a) as f64 / hz, wall),
+            percent_of_core(b.saturating_sub(a) as f64 / hz, wall),
         );
     }
 
@@ -688,7 +451,7 @@ async fn kept_polls(rt: &dyn ClusterRuntime, topo: &Topology, spec: &NodeSpec) -
         .ok()
         .and_then(|p| p.first().copied());
     let mut t = Timings::new();
-    let server0 = pid.and_then(proc_ticks);
+    let server0 = pid.and_then(cpu_ticks);
     let cpu0 = self_cpu();
     for _ in 0..POLLS {
         if interrupted() {
@@ -699,7 +462,7 @@ async fn kept_polls(rt: &dyn ClusterRuntime, topo: &Topology, spec: &NodeSpec) -
         t.record(started, result);
     }
     t.cpu = self_cpu() - cpu0;
-    if let (Some(a), Some(b)) = (server0, pid.and_then(proc_ticks)) {
+    if let (Some(a), Some(b)) = (server0, pid.and_then(cpu_ticks)) {
         t.server = Some(Duration::from_secs_f64(
             b.saturating_sub(a) as f64 / clock_ticks(),
         ));
@@ -798,9 +561,7 @@ fn poll_costs(
             let state = state_checks(rt.as_ref(), spec).await;
             (kept, fresh, state)
         });
-        if interrupted() {
-            return Err(INTERRUPTED_MSG.into());
-        }
+        check_interrupted()?;
         print_row(&format!("{} kept connection", spec.name), &kept);
         print_row(&format!("{} new connection each poll", spec.name), &fresh);
         print_row(&format!("{} node_state (process check)", spec.name), &state);
@@ -828,44 +589,24 @@ fn poll_costs(
 // --- main --------------------------------------------------------------------------------------
 
 fn bench_seconds() -> Result<f64, String> {
-    match std::env::var("BENCH_SECONDS") {
-        Err(_) => Ok(30.0),
-        Ok(v) => match v.trim().parse::<f64>() {
-            Ok(s) if s > 0.0 && s.is_finite() => Ok(s),
-            _ => Err(format!(
-                "BENCH_SECONDS={v:?} is not a number of seconds above 0"
-            )),
-        },
-    }
+    env_setting(
+        "BENCH_SECONDS",
+        30.0,
+        |s| *s > 0.0 && s.is_finite(),
+        "a number of seconds above 0",
+    )
 }
 
-/// A folder the servers' unprivileged user can traverse.
+/// A scratch folder with an empty config folder in it.
 fn scratch() -> Result<tempfile::TempDir, String> {
-    use std::os::unix::fs::PermissionsExt;
-    let parent = Path::new("/var/tmp");
-    let parent = if parent.is_dir() {
-        parent.to_path_buf()
-    } else {
-        std::env::temp_dir()
-    };
-    let dir = tempfile::Builder::new()
-        .prefix("replica-lab-bench-telemetry.")
-        .tempdir_in(&parent)
-        .map_err(|e| {
-            format!(
-                "cannot create a scratch folder in {}: {e}",
-                parent.display()
-            )
-        })?;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
-        .map_err(|e| format!("cannot open up {}: {e}", dir.path().display()))?;
+    let dir = scratch_dir("replica-lab-bench-telemetry.")?;
     std::fs::create_dir(dir.path().join("no-config"))
         .map_err(|e| format!("cannot create an empty config folder: {e}"))?;
     Ok(dir)
 }
 
 fn run(root: &Path, seconds: f64) -> Result<(), String> {
-    let took = up(root)?;
+    let took = up_local(&bench_env(root), CLUSTER, REPLICAS)?.secs;
     let dir = cluster_dir(root, CLUSTER);
     let (rt, topo) = open_runtime(&dir)?;
     let nodes: Vec<String> = topo
@@ -874,9 +615,7 @@ fn run(root: &Path, seconds: f64) -> Result<(), String> {
         .map(|n| format!("{} {}", n.name, rt.client_addr(n)))
         .collect();
     println!("  up took {took:.1} s; nodes {}", nodes.join(", "));
-    if interrupted() {
-        return Err(INTERRUPTED_MSG.into());
-    }
+    check_interrupted()?;
 
     // As `#[tokio::main]` builds it for the CLI.
     let tokio_rt = tokio::runtime::Builder::new_multi_thread()
@@ -908,33 +647,26 @@ fn main() -> ExitCode {
     // `cargo bench` passes `--bench`; there is nothing to filter.
     let seconds = match bench_seconds() {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("telemetry: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return cannot_start(e),
     };
     let scratch = match scratch() {
         Ok(d) => d,
-        Err(e) => {
-            eprintln!("telemetry: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return cannot_start(e),
     };
     catch_interrupts();
     let root = scratch.path();
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpus = cpu_count();
     println!(
         "telemetry: cluster {CLUSTER} (`up --runtime local --replicas {REPLICAS}`), {cpus} CPUs, \
-         scratch folder {}\n  endpoints 127.0.0.1:{WRITE_PORT} (write), :{READ_PORT} (read), \
-         :{STATS_PORT} (stats); nodes from {NODE_BASE}",
-        root.display()
+         scratch folder {}\n  endpoints 127.0.0.1:{} (write), :{} (read), :{} (stats); nodes from {NODE_BASE}",
+        root.display(),
+        PORTS.write,
+        PORTS.read,
+        PORTS.stats
     );
 
     // Dropped before `scratch`, so `down` runs while the folder still exists.
-    let mut down = Down {
-        root: root.to_path_buf(),
-        done: false,
-    };
+    let mut down = DownGuard::new(bench_env(root), CLUSTER, cluster_dir(root, CLUSTER));
     let result = run(root, seconds);
     let removed = down.run();
     match &removed {
