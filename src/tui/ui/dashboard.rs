@@ -204,6 +204,15 @@ fn flag(f: LagFlag, t: &Theme) -> (&'static str, Style) {
     }
 }
 
+/// The primary's current WAL position, or how far a replica has replayed.
+fn lsn(n: &NodeTelemetry) -> String {
+    let at = match n.role {
+        Role::Primary => n.current_lsn.as_deref(),
+        _ => n.replay_lsn.as_deref(),
+    };
+    at.unwrap_or("—").to_string()
+}
+
 fn behind(n: &NodeTelemetry) -> String {
     match (&n.role, &n.lag) {
         (Role::Primary, _) | (_, None) => "—".into(),
@@ -250,7 +259,12 @@ fn nodes(
         &mut snap.nodes.iter().map(|n| n.state.as_str().len()),
     );
     let behind_w = col("behind", &mut behinds.iter().map(|b| width(b)));
+    let lsns: Vec<String> = snap.nodes.iter().map(lsn).collect();
+    let lsn_w = col("lsn", &mut lsns.iter().map(|l| width(l)));
     let fixed = name_w + role_w + state_w + behind_w + 4;
+    // The WAL position where there is room: flags matter more at narrow widths.
+    let show_lsn = usize::from(table.width).saturating_sub(fixed) >= lsn_w + 1 + 24;
+    let fixed = fixed + if show_lsn { lsn_w + 1 } else { 0 };
     let avail = usize::from(table.width).saturating_sub(fixed);
     let longest = d.replay_history.values().map(Vec::len).max().unwrap_or(0);
     let spark_w = if avail >= 15 + 1 + 6 && longest > 0 {
@@ -259,6 +273,9 @@ fn nodes(
         0
     };
     let mut widths = vec![name_w, role_w, state_w, behind_w];
+    if show_lsn {
+        widths.push(lsn_w);
+    }
     if spark_w > 0 {
         widths.push(spark_w);
     }
@@ -271,6 +288,9 @@ fn nodes(
     .spacing(1);
 
     let mut headers = vec!["node", "role", "state", "behind"];
+    if show_lsn {
+        headers.push("lsn");
+    }
     if spark_w > 0 {
         headers.push("trend");
     }
@@ -330,9 +350,13 @@ fn nodes(
             cells[3],
         );
         let mut next = 4;
+        if show_lsn {
+            frame.render_widget(text(lsns[i].clone(), t.dim), cells[next]);
+            next += 1;
+        }
         if spark_w > 0 {
             let data = history(&n.name);
-            let cell = cells[4];
+            let cell = cells[next];
             let w = u16::try_from(data.len()).unwrap_or(0).min(cell.width);
             let spark_area = Rect {
                 x: cell.x + cell.width - w,
@@ -350,7 +374,7 @@ fn nodes(
                     .bar_set(bar_set.clone()),
                 spark_area,
             );
-            next = 5;
+            next += 1;
         }
         let mut spans = Vec::new();
         for (k, f) in n.flags.iter().enumerate() {
