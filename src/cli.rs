@@ -152,6 +152,20 @@ pub enum Command {
     },
     /// Check this machine: programs, ports, Docker.
     Doctor,
+    /// Lessons: validate the shipped ones or an instructor's own.
+    Lessons {
+        #[command(subcommand)]
+        command: LessonsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LessonsCommand {
+    /// Validate lesson files; errors name file, line, column and field.
+    Check {
+        /// A lesson file or a folder of them (default: the lessons shipped in the binary).
+        path: Option<PathBuf>,
+    },
 }
 
 #[cfg(test)]

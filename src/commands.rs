@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::cli::{Command, NameFlag, UpFlags};
+use crate::cli::{Command, LessonsCommand, NameFlag, UpFlags};
 use crate::cluster::node_ops::NodeOp;
 use crate::cluster::ops::{Cluster, Progress, Reporter};
 use crate::cluster::state::{ClusterLock, ClusterRecord, cluster_dir};
@@ -42,6 +42,9 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Scale { replicas, name } => scale(&name, replicas).await,
         Command::Node { op, node, name } => node_op(&name, op, &node).await,
         Command::Doctor => crate::doctor::run().await,
+        Command::Lessons {
+            command: LessonsCommand::Check { path },
+        } => check_lessons(path.as_deref()),
     }
 }
 
@@ -183,6 +186,37 @@ pub async fn app(flags: &UpFlags) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `lessons check`: every problem on its own line, then a one-line verdict.
+fn check_lessons(path: Option<&std::path::Path>) -> Result<()> {
+    use crate::lesson::{builtin_lessons, load_dir, load_files};
+    let loaded = match path {
+        None => builtin_lessons(),
+        Some(p) if p.is_dir() => load_dir(p),
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| RuntimeError::new(format!("cannot read {}: {e}", p.display())))?;
+            load_files(&[(p.display().to_string(), text)])
+        }
+    };
+    match loaded {
+        Ok(lessons) => {
+            let steps: usize = lessons.iter().map(|l| l.steps.len()).sum();
+            println!("ok: {} lessons, {steps} steps", lessons.len());
+            Ok(())
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            Err(RuntimeError::new(format!(
+                "{} problem{} in the lessons above",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            )))
+        }
+    }
 }
 
 /// A cluster that is up, with the runtime it lives in.

@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod commands;
 pub mod compose;
 pub mod doctor;
+pub mod lesson;
 pub mod runtime;
 pub mod settings;
 pub mod sql;

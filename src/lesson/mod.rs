@@ -1,0 +1,107 @@
+//! Lessons: TOML files under `lessons/`, one per lesson, each a series of steps checked
+//! against the live cluster. The shipped ones are built into the binary ([`builtin`]).
+//!
+//! # Format 1
+//!
+//! ```toml
+//! format = 1                      # this version reads 1 only
+//! id = "02-write-read"            # kebab-case; the file is named after it (02-write-read.toml)
+//! title = "Write on the primary, read on a replica"
+//! summary = "One or two sentences for the list of lessons."
+//! requires = ["01-topology"]      # lessons whose files sort earlier; optional
+//!
+//! [[steps]]                       # at least one
+//! id = "create-table"             # kebab-case, unique in the lesson
+//! title = "Create a table"
+//! text = """Markdown shown in the lesson pane."""
+//! target = "write"                # where the console points: write (default), read, pg1…pg10
+//! sql = "CREATE TABLE …"          # optional: put into the editor when the step opens
+//! hints = ["a nudge", "a bigger nudge", "nearly the answer"]   # at least one, shown in turn
+//! setup = [{ action = "stop", node = "pg3" }]                   # optional, run when it opens
+//!
+//! [steps.solution]                # sql and/or actions; may be left out only when every check
+//! sql = "CREATE TABLE …"          # of the step is a quiz
+//! actions = [{ action = "promote", node = "pg2" }]
+//!
+//! [[steps.checks]]                # at least one, unless the step has a quiz and nothing else
+//! kind = "sql"
+//! target = "replicas"             # write, read, primary, replicas (every one), pg1…pg10
+//! query = "SELECT count(*) FROM replication_test"
+//! expect = "1"                    # or expect_rows = [["1", "hello"], ["2", { null = true }]]
+//!                                 # or compare = { op = ">=", value = 1 }; exactly one
+//! within = "10s"                  # optional: retry this long (at most 60s)
+//!
+//! [[steps.checks]]
+//! kind = "ran"                    # the learner ran a statement…
+//! matches = "insert into"         # …containing this (case-insensitive)…
+//! sqlstate = "25006"              # …that failed so; or success = true
+//!
+//! [[steps.checks]]
+//! kind = "telemetry"              # exactly one predicate:
+//! streaming_replicas = 2          # or { op = ">=", value = 1 }
+//! # role = { node = "pg2", is = "primary" }
+//! # haproxy = { backend = "read", server = "pg2", status = "UP" }   # UP, DOWN or MAINT
+//! # bytes_behind = { node = "pg2", stage = "replay", above = 0 }     # or below = N
+//! # replay_paused = { node = "pg2", is = true }
+//!
+//! [[steps.checks]]
+//! kind = "quiz"                   # the step's quiz, answered right
+//!
+//! [steps.quiz]                    # optional
+//! question = "…"
+//! choices = ["…", "…"]            # at least two
+//! answer = 1                      # index into choices, from 0
+//! explain = "…"
+//! ```
+//!
+//! Actions: `{ action = A, node = "pgN" }` with A one of stop, start, kill, pause, resume,
+//! promote, rewind, partition, heal, pause-replay, resume-replay; `{ action = "replay-delay",
+//! node = "pgN", ms = 500 }`; `{ sql = "…", target = "write" }` (target defaults to write).
+//!
+//! `expect` values compare as text, as PostgreSQL prints them: integers as digits, booleans as
+//! `t`/`f`; write decimals as strings. A step with a quiz and no checks is done when the quiz
+//! is answered; a step with other checks and a quiz lists `{ kind = "quiz" }` among them.
+//! Unknown fields are errors.
+
+mod crossfile;
+mod error;
+pub mod load;
+pub mod model;
+mod raw;
+mod read;
+mod read_actions;
+mod read_checks;
+mod read_telemetry;
+mod span;
+mod validate;
+
+pub use error::{LessonError, Pos};
+pub use load::{load_dir, load_files, parse};
+pub use model::Lesson;
+
+/// The shipped lessons, as (path in the repository, text), in order.
+pub fn builtin() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (
+            "lessons/01-topology.toml",
+            include_str!("../../lessons/01-topology.toml"),
+        ),
+        (
+            "lessons/02-write-read.toml",
+            include_str!("../../lessons/02-write-read.toml"),
+        ),
+        (
+            "lessons/03-read-only.toml",
+            include_str!("../../lessons/03-read-only.toml"),
+        ),
+        (
+            "lessons/04-load-balancing.toml",
+            include_str!("../../lessons/04-load-balancing.toml"),
+        ),
+    ]
+}
+
+/// The shipped lessons, parsed and checked together.
+pub fn builtin_lessons() -> Result<Vec<Lesson>, Vec<LessonError>> {
+    load_files(&builtin())
+}

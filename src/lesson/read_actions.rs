@@ -1,0 +1,114 @@
+//! Actions, for a step's `setup` and `solution`: node operations and SQL.
+
+use super::model::{Action, MAX_REPLAY_DELAY_MS, node_op_name};
+use super::raw::{RawNodeAction, RawSqlAction};
+use super::read::Parser;
+use super::span::Value;
+use crate::cluster::node_ops::NodeOp;
+use crate::sql::Target;
+
+const ACTIONS: &str = "stop, start, kill, pause, resume, promote, rewind, partition, heal, \
+                       pause-replay, resume-replay or replay-delay";
+const NODE_OPS: [NodeOp; 9] = [
+    NodeOp::Stop,
+    NodeOp::Start,
+    NodeOp::Kill,
+    NodeOp::Pause,
+    NodeOp::Resume,
+    NodeOp::Promote,
+    NodeOp::Rewind,
+    NodeOp::Partition,
+    NodeOp::Heal,
+];
+
+impl<'d, 'a> Parser<'d, 'a> {
+    pub(super) fn actions(&mut self, path: &str, v: &'d Value<'a>) -> Option<Vec<Action>> {
+        let items = self.array(path, v)?;
+        let mut actions = Vec::new();
+        let mut complete = true;
+        for (p, item) in items {
+            match self.action(&p, item) {
+                Some(a) => actions.push(a),
+                None => complete = false,
+            }
+        }
+        complete.then_some(actions)
+    }
+
+    fn action(&mut self, path: &str, v: &'d Value<'a>) -> Option<Action> {
+        let table = self.table(path, v)?;
+        if table.contains_key("action") {
+            let raw: RawNodeAction = self.de(path, v)?;
+            let node = self.node(&raw.node, &format!("{path}.node"));
+            let name = raw.action.get_ref().as_str();
+            if let Some(ms) = raw.ms.as_ref().filter(|_| name != "replay-delay") {
+                self.error(
+                    ms.span(),
+                    &format!("{path}.ms"),
+                    format!("only replay-delay takes `ms`, not {name}"),
+                );
+            }
+            let action = match name {
+                "pause-replay" => Action::PauseReplay { node: node? },
+                "resume-replay" => Action::ResumeReplay { node: node? },
+                "replay-delay" => {
+                    let Some(ms) = &raw.ms else {
+                        self.error(
+                            v.span(),
+                            &format!("{path}.ms"),
+                            "missing field `ms`: replay-delay needs the delay in milliseconds",
+                        );
+                        return None;
+                    };
+                    let value = u64::try_from(*ms.get_ref())
+                        .ok()
+                        .filter(|&n| n <= MAX_REPLAY_DELAY_MS);
+                    if value.is_none() {
+                        self.error(
+                            ms.span(),
+                            &format!("{path}.ms"),
+                            format!(
+                                "replay delay {} ms is out of range: 0 (no delay) to {MAX_REPLAY_DELAY_MS}",
+                                ms.get_ref()
+                            ),
+                        );
+                    }
+                    Action::ReplayDelay {
+                        node: node?,
+                        ms: value?,
+                    }
+                }
+                other => match NODE_OPS.into_iter().find(|op| node_op_name(*op) == other) {
+                    Some(op) => Action::Node { op, node: node? },
+                    None => {
+                        self.error(
+                            raw.action.span(),
+                            &format!("{path}.action"),
+                            format!("unknown action {other:?}: use {ACTIONS}"),
+                        );
+                        return None;
+                    }
+                },
+            };
+            Some(action)
+        } else if table.contains_key("sql") {
+            let raw: RawSqlAction = self.de(path, v)?;
+            self.text_field(&raw.sql, &format!("{path}.sql"));
+            let target = match &raw.target {
+                Some(t) => self.step_target(t, &format!("{path}.target"))?,
+                None => Target::Write,
+            };
+            Some(Action::Sql {
+                sql: raw.sql.into_inner(),
+                target,
+            })
+        } else {
+            self.error(
+                v.span(),
+                path,
+                "an action is { action = \"stop\", node = \"pg2\" } or { sql = \"…\", target = \"write\" }",
+            );
+            None
+        }
+    }
+}
