@@ -426,10 +426,6 @@ async fn node_op(name: &NameFlag, op: NodeOp, node: &str) -> Result<()> {
         report: &print_progress,
     };
     cluster.node_op(op, node).await?;
-    let verb = serde_json::to_value(op)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default();
-    println!("{node}: {verb} done");
+    println!("{node}: {} done", op.name());
     Ok(())
 }

@@ -30,6 +30,23 @@ pub enum NodeOp {
     Heal,
 }
 
+impl NodeOp {
+    /// The operation's name on the command line, in lesson files and on screen.
+    pub fn name(self) -> &'static str {
+        match self {
+            NodeOp::Stop => "stop",
+            NodeOp::Start => "start",
+            NodeOp::Kill => "kill",
+            NodeOp::Pause => "pause",
+            NodeOp::Resume => "resume",
+            NodeOp::Promote => "promote",
+            NodeOp::Rewind => "rewind",
+            NodeOp::Partition => "partition",
+            NodeOp::Heal => "heal",
+        }
+    }
+}
+
 impl Cluster<'_> {
     /// Runs `op` on `name`; repeating an operation whose effect is already there is a no-op
     /// with a note, not an error.

@@ -119,17 +119,7 @@ impl Action {
 
 /// The name a node operation has in lesson files and on the command line.
 pub fn node_op_name(op: NodeOp) -> &'static str {
-    match op {
-        NodeOp::Stop => "stop",
-        NodeOp::Start => "start",
-        NodeOp::Kill => "kill",
-        NodeOp::Pause => "pause",
-        NodeOp::Resume => "resume",
-        NodeOp::Promote => "promote",
-        NodeOp::Rewind => "rewind",
-        NodeOp::Partition => "partition",
-        NodeOp::Heal => "heal",
-    }
+    op.name()
 }
 
 /// One condition a step waits for.

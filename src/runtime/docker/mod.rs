@@ -211,20 +211,13 @@ impl ClusterRuntime for DockerRuntime {
         ensure_image(&self.docker, &self.pg_image, self.pull_reporter.as_ref()).await?;
         ensure_image(&self.docker, &self.proxy_image, self.pull_reporter.as_ref()).await?;
         let name = self.network();
-        match self.docker.inspect_network(&name, None).await {
-            Ok(n) => {
-                let ours = n.labels.and_then(|l| l.get(LABEL_CLUSTER).cloned())
-                    == Some(self.cluster.clone());
-                if ours {
-                    Ok(())
-                } else {
-                    Err(RuntimeError::new(format!(
-                        "a Docker network named {name} exists and is not this cluster's: remove or rename it, \
-                         or choose another cluster name with --name"
-                    )))
-                }
-            }
-            Err(e) if is_not_found(&e) => self
+        match self.network_is_ours().await {
+            Some(true) => Ok(()),
+            Some(false) => Err(RuntimeError::new(format!(
+                "a Docker network named {name} exists and is not this cluster's: remove or rename it, \
+                 or choose another cluster name with --name"
+            ))),
+            None => self
                 .docker
                 .create_network(NetworkCreateRequest {
                     name,
@@ -235,7 +228,6 @@ impl ClusterRuntime for DockerRuntime {
                 .await
                 .map(|_| ())
                 .map_err(|e| api_error("creating the cluster network", e)),
-            Err(e) => Err(api_error("inspecting the cluster network", e)),
         }
     }
 

@@ -4,63 +4,63 @@
 use super::*;
 
 impl DockerRuntime {
-    /// Whether the engine holds anything labelled with this cluster's name.
-    pub async fn has_leftovers(&self) -> Result<bool> {
-        let containers = self
+    /// Ids of every container labelled with this cluster's name, running or not.
+    async fn labelled_containers(&self) -> Result<Vec<String>> {
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&self.cluster_filter())
+            .build();
+        let found = self
             .docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&self.cluster_filter())
-                    .build(),
-            ))
+            .list_containers(Some(options))
             .await
-            .map_err(|e| api_error("listing containers", e))?;
-        let volumes = self
+            .map_err(|e| api_error("listing the cluster's containers", e))?;
+        Ok(found.into_iter().filter_map(|c| c.id).collect())
+    }
+
+    /// Names of every volume labelled with this cluster's name.
+    async fn labelled_volumes(&self) -> Result<Vec<String>> {
+        let options = ListVolumesOptionsBuilder::default()
+            .filters(&self.cluster_filter())
+            .build();
+        let found = self
             .docker
-            .list_volumes(Some(
-                ListVolumesOptionsBuilder::default()
-                    .filters(&self.cluster_filter())
-                    .build(),
-            ))
+            .list_volumes(Some(options))
             .await
-            .map_err(|e| api_error("listing volumes", e))?;
-        let network = self
+            .map_err(|e| api_error("listing the cluster's volumes", e))?;
+        Ok(found
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v.name)
+            .collect())
+    }
+
+    /// `None` when no network has the cluster's name; `Some(false)` when one does but it
+    /// is somebody else's.
+    pub(super) async fn network_is_ours(&self) -> Option<bool> {
+        let n = self
             .docker
             .inspect_network(&self.network(), None)
             .await
-            .ok();
-        let our_network = network
-            .and_then(|n| n.labels)
-            .is_some_and(|l| l.get(LABEL_CLUSTER) == Some(&self.cluster));
-        Ok(
-            !containers.is_empty()
-                || !volumes.volumes.unwrap_or_default().is_empty()
-                || our_network,
-        )
+            .ok()?;
+        Some(n.labels.and_then(|l| l.get(LABEL_CLUSTER).cloned()) == Some(self.cluster.clone()))
+    }
+
+    /// Whether the engine holds anything labelled with this cluster's name.
+    pub async fn has_leftovers(&self) -> Result<bool> {
+        Ok(!self.labelled_containers().await?.is_empty()
+            || !self.labelled_volumes().await?.is_empty()
+            || self.network_is_ours().await == Some(true))
     }
 
     pub(super) async fn remove_everything(&self, keep_data: bool) -> Result<()> {
-        let containers = self
-            .docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::default()
-                    .all(true)
-                    .filters(&self.cluster_filter())
-                    .build(),
-            ))
-            .await
-            .map_err(|e| api_error("listing the cluster's containers", e))?;
-        let names: Vec<String> = containers.into_iter().filter_map(|c| c.id).collect();
-        let removals = names.iter().map(|id| async move {
+        let containers = self.labelled_containers().await?;
+        let removals = containers.iter().map(|id| async move {
             if keep_data {
                 let _ = self.docker.unpause_container(id).await;
-                self.docker
-                    .stop_container(
-                        id,
-                        Some(StopContainerOptionsBuilder::default().t(60).build()),
-                    )
-                    .await
+                let stop = StopContainerOptionsBuilder::default().t(60).build();
+                self.docker.stop_container(id, Some(stop)).await
             } else {
                 engine::force_remove(&self.docker, id).await
             }
@@ -75,31 +75,18 @@ impl DockerRuntime {
         if keep_data {
             return Ok(());
         }
-        let volumes = self
-            .docker
-            .list_volumes(Some(
-                ListVolumesOptionsBuilder::default()
-                    .filters(&self.cluster_filter())
-                    .build(),
-            ))
-            .await
-            .map_err(|e| api_error("listing the cluster's volumes", e))?;
-        for v in volumes.volumes.unwrap_or_default() {
+        for name in self.labelled_volumes().await? {
+            let options = RemoveVolumeOptionsBuilder::default().force(true).build();
             self.docker
-                .remove_volume(
-                    &v.name,
-                    Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
-                )
+                .remove_volume(&name, Some(options))
                 .await
-                .map_err(|e| api_error(&format!("removing volume {}", v.name), e))?;
+                .map_err(|e| api_error(&format!("removing volume {name}"), e))?;
         }
-        if let Ok(n) = self.docker.inspect_network(&self.network(), None).await {
-            if n.labels.and_then(|l| l.get(LABEL_CLUSTER).cloned()) == Some(self.cluster.clone()) {
-                self.docker
-                    .remove_network(&self.network())
-                    .await
-                    .map_err(|e| api_error("removing the cluster network", e))?;
-            }
+        if self.network_is_ours().await == Some(true) {
+            self.docker
+                .remove_network(&self.network())
+                .await
+                .map_err(|e| api_error("removing the cluster network", e))?;
         }
         match std::fs::remove_dir_all(&self.dir) {
             Ok(()) => Ok(()),

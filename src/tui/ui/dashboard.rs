@@ -651,17 +651,7 @@ fn events(frame: &mut Frame, area: Rect, snap: &Snapshot, t: &Theme) {
 }
 
 pub fn op_label(op: NodeOp) -> &'static str {
-    match op {
-        NodeOp::Stop => "stop",
-        NodeOp::Start => "start",
-        NodeOp::Kill => "kill",
-        NodeOp::Pause => "pause",
-        NodeOp::Resume => "resume",
-        NodeOp::Promote => "promote",
-        NodeOp::Rewind => "rewind",
-        NodeOp::Partition => "partition",
-        NodeOp::Heal => "heal",
-    }
+    op.name()
 }
 
 fn action_text(a: &ActionStatus) -> String {
