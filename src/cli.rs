@@ -25,7 +25,31 @@ pub struct Cli {
     pub command: Option<Command>,
     /// With no command: the interactive app, on the cluster these flags describe.
     #[command(flatten)]
-    pub app: UpFlags,
+    pub app: AppFlags,
+}
+
+/// The interactive app's flags: the cluster's, and which lessons for whom.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+pub struct AppFlags {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub up: UpFlags,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub lessons: LessonFlags,
+}
+
+/// Which lessons, and whose progress.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+pub struct LessonFlags {
+    /// A folder of lesson files to use instead of the shipped lessons.
+    #[arg(long, value_name = "DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lessons: Option<PathBuf>,
+    /// Whose progress to use (default: your login name).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learner: Option<String>,
 }
 
 /// Selects the cluster; every command takes it.
@@ -165,6 +189,33 @@ pub enum LessonsCommand {
     Check {
         /// A lesson file or a folder of them (default: the lessons shipped in the binary).
         path: Option<PathBuf>,
+    },
+    /// The lessons in order, with your progress in each.
+    List {
+        #[command(flatten)]
+        lessons: LessonFlags,
+        /// One JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget your progress in one lesson, or in all of them.
+    Reset {
+        /// The lesson's id (e.g. 02-write-read); without it, every lesson.
+        id: Option<String>,
+        #[command(flatten)]
+        lessons: LessonFlags,
+    },
+    /// Run every step on a fresh cluster: each check must fail before the step's solution
+    /// and pass after it. The cluster is removed afterwards.
+    Verify {
+        /// A lesson file or a folder of them (default: the shipped lessons).
+        path: Option<PathBuf>,
+        /// The cluster to verify on (default name: lessons-verify).
+        #[command(flatten)]
+        up: UpFlags,
+        /// Leave the cluster running after the last lesson.
+        #[arg(long)]
+        keep: bool,
     },
 }
 

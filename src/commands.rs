@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::cli::{Command, LessonsCommand, NameFlag, UpFlags};
+use crate::cli::{AppFlags, Command, NameFlag, UpFlags};
 use crate::cluster::node_ops::NodeOp;
 use crate::cluster::ops::{Cluster, Progress, Reporter};
 use crate::cluster::state::{ClusterLock, ClusterRecord, cluster_dir};
@@ -42,18 +42,16 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Scale { replicas, name } => scale(&name, replicas).await,
         Command::Node { op, node, name } => node_op(&name, op, &node).await,
         Command::Doctor => crate::doctor::run().await,
-        Command::Lessons {
-            command: LessonsCommand::Check { path },
-        } => check_lessons(path.as_deref()),
+        Command::Lessons { command } => crate::lesson_commands::run(command).await,
     }
 }
 
-fn load_settings(flags: &impl Serialize) -> Result<Settings> {
+pub(crate) fn load_settings(flags: &impl Serialize) -> Result<Settings> {
     Settings::load(config_file().as_deref(), std::env::vars(), flags)
         .map_err(|e| RuntimeError::new(e.to_string()))
 }
 
-fn print_progress(p: Progress) {
+pub(crate) fn print_progress(p: Progress) {
     let mut err = std::io::stderr().lock();
     let _ = match p {
         Progress::Phase { name, took } => {
@@ -171,7 +169,7 @@ fn check_ports(topo: &Topology) -> Result<()> {
 }
 
 /// The interactive app. It needs a terminal; scripts use the commands.
-pub async fn app(flags: &UpFlags) -> Result<()> {
+pub async fn app(flags: &AppFlags) -> Result<()> {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(RuntimeError::new(
@@ -186,37 +184,6 @@ pub async fn app(flags: &UpFlags) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// `lessons check`: every problem on its own line, then a one-line verdict.
-fn check_lessons(path: Option<&std::path::Path>) -> Result<()> {
-    use crate::lesson::{builtin_lessons, load_dir, load_files};
-    let loaded = match path {
-        None => builtin_lessons(),
-        Some(p) if p.is_dir() => load_dir(p),
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| RuntimeError::new(format!("cannot read {}: {e}", p.display())))?;
-            load_files(&[(p.display().to_string(), text)])
-        }
-    };
-    match loaded {
-        Ok(lessons) => {
-            let steps: usize = lessons.iter().map(|l| l.steps.len()).sum();
-            println!("ok: {} lessons, {steps} steps", lessons.len());
-            Ok(())
-        }
-        Err(errors) => {
-            for e in &errors {
-                eprintln!("{e}");
-            }
-            Err(RuntimeError::new(format!(
-                "{} problem{} in the lessons above",
-                errors.len(),
-                if errors.len() == 1 { "" } else { "s" }
-            )))
-        }
-    }
 }
 
 /// A cluster that is up, with the runtime it lives in.
@@ -323,13 +290,7 @@ fn print_ready(topo: &Topology, kind: RuntimeKind, started: Instant) {
 
 async fn down(name: &NameFlag, keep_data: bool) -> Result<()> {
     let settings = load_settings(name)?;
-    let root = data_root(&settings);
-    let _lock = ClusterLock::acquire(&root, &settings.name)?;
-    let dir = cluster_dir(&root, &settings.name);
-    if let Ok(Some(record)) = ClusterRecord::load(&dir) {
-        let rt = runtime_for(record.runtime, &record.settings, dir.clone(), None).await?;
-        rt.destroy(keep_data).await?;
-    } else if !sweep(&settings, &dir).await? {
+    if !remove(&settings, keep_data).await? {
         println!("no cluster named {:?}: nothing to do", settings.name);
         return Ok(());
     }
@@ -337,12 +298,30 @@ async fn down(name: &NameFlag, keep_data: bool) -> Result<()> {
         println!(
             "cluster {} stopped; its data stays in {}",
             settings.name,
-            dir.display()
+            cluster_dir(&data_root(&settings), &settings.name).display()
         );
     } else {
         println!("cluster {} removed", settings.name);
     }
     Ok(())
+}
+
+/// Stops the cluster `settings` names and removes what it made (all but the data with
+/// `keep_data`); false when there was nothing to remove.
+pub async fn remove(settings: &Settings, keep_data: bool) -> Result<bool> {
+    let root = data_root(settings);
+    let (lock_root, name) = (root.clone(), settings.name.clone());
+    let _lock = tokio::task::spawn_blocking(move || ClusterLock::acquire(&lock_root, &name))
+        .await
+        .map_err(|e| RuntimeError::new(format!("cannot lock the cluster: {e}")))??;
+    let dir = cluster_dir(&root, &settings.name);
+    if let Ok(Some(record)) = ClusterRecord::load(&dir) {
+        let rt = runtime_for(record.runtime, &record.settings, dir.clone(), None).await?;
+        rt.destroy(keep_data).await?;
+        Ok(true)
+    } else {
+        sweep(settings, &dir).await
+    }
 }
 
 /// Without a usable record (a run that died early, a damaged file), removes whatever carries
@@ -389,7 +368,7 @@ async fn scale(name: &NameFlag, replicas: u8) -> Result<()> {
 }
 
 /// New local nodes need their addresses free, checked before anything is cloned.
-fn check_new_node_ports(record: &ClusterRecord, replicas: u8) -> Result<()> {
+pub(crate) fn check_new_node_ports(record: &ClusterRecord, replicas: u8) -> Result<()> {
     let mut topo = record.topology();
     let wanted = usize::from(replicas) + 1;
     while topo.nodes.len() < wanted {

@@ -6,6 +6,7 @@ pub mod commands;
 pub mod compose;
 pub mod doctor;
 pub mod lesson;
+pub mod lesson_commands;
 pub mod runtime;
 pub mod settings;
 pub mod sql;

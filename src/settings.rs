@@ -58,6 +58,12 @@ pub struct Settings {
     pub theme: String,
     /// Key overrides for the app: action name → key (`run = "ctrl-r"`); see `replica-lab --help`.
     pub keys: std::collections::BTreeMap<String, String>,
+    /// A folder of lesson files used instead of the lessons built into the binary.
+    pub lessons: Option<PathBuf>,
+    /// Whose progress the app records; the login name when not set.
+    pub learner: Option<String>,
+    /// Overrides where learners' progress is kept.
+    pub progress_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -86,6 +92,9 @@ impl Default for Settings {
             haproxy_image: "haproxy:3.2".into(),
             theme: "dark".into(),
             keys: std::collections::BTreeMap::new(),
+            lessons: None,
+            learner: None,
+            progress_dir: None,
         }
     }
 }
@@ -148,6 +157,15 @@ impl Settings {
             return Err(SettingsError::PortClash(clashes.join(", ")));
         }
         Ok(())
+    }
+
+    /// Whose progress this is: the `learner` setting, else the login name.
+    pub fn learner_name(&self) -> String {
+        self.learner
+            .clone()
+            .or_else(|| std::env::var("USER").ok())
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| "learner".into())
     }
 
     pub fn credentials(&self) -> Credentials {

@@ -234,6 +234,13 @@ const FIXTURES: &[(&str, &[&str])] = &[
         &["5:13: requires[0]: requires unknown lesson \"00-intro\""],
     ),
     (
+        "scale-out-of-range.toml",
+        &[
+            "6:37: setup[0].node: scale acts on the whole cluster and takes no `node`",
+            "6:55: setup[0].replicas: 12 replicas is out of range: 1 to 9",
+        ],
+    ),
+    (
         "several-mistakes.toml",
         &[
             "8:9: steps[0].title: must not be empty",
@@ -264,7 +271,7 @@ const FIXTURES: &[(&str, &[&str])] = &[
     (
         "unknown-action.toml",
         &[
-            "11:21: steps[0].setup[0].action: unknown action \"reboot\": use stop, start, kill, pause, resume, promote, rewind, partition, heal, pause-replay, resume-replay or replay-delay",
+            "11:21: steps[0].setup[0].action: unknown action \"reboot\": use stop, start, kill, pause, resume, promote, rewind, partition, heal, pause-replay, resume-replay, replay-delay or scale",
         ],
     ),
     (
@@ -398,6 +405,7 @@ id = "05-everything"
 title = "Everything"
 summary = "Uses every part of the format."
 requires = []
+setup = [{ sql = "CREATE TABLE t (id int)" }, { action = "scale", replicas = 3 }]
 
 [[steps]]
 id = "break-it"
@@ -494,6 +502,16 @@ explain = "E."
 fn every_part_of_the_format_reads_into_the_model() {
     let lesson = parse("05-everything.toml", EVERYTHING).unwrap_or_else(|e| panic!("{e:?}"));
     assert_invariants(&lesson);
+    assert_eq!(
+        lesson.setup,
+        [
+            Action::Sql {
+                sql: "CREATE TABLE t (id int)".into(),
+                target: Target::Write
+            },
+            Action::Scale { replicas: 3 }
+        ]
+    );
     let first = &lesson.steps[0];
     assert_eq!(first.target, Target::Node("pg2".into()));
     assert_eq!(first.sql.as_deref(), Some("SELECT 1;"));

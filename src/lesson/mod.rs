@@ -9,6 +9,8 @@
 //! title = "Write on the primary, read on a replica"
 //! summary = "One or two sentences for the list of lessons."
 //! requires = ["01-topology"]      # lessons whose files sort earlier; optional
+//! setup = [{ sql = "CREATE TABLE …" }]  # optional: run on a fresh cluster when the lesson
+//!                                       # starts or is reset (what it needs from earlier ones)
 //!
 //! [[steps]]                       # at least one
 //! id = "create-table"             # kebab-case, unique in the lesson
@@ -56,17 +58,22 @@
 //!
 //! Actions: `{ action = A, node = "pgN" }` with A one of stop, start, kill, pause, resume,
 //! promote, rewind, partition, heal, pause-replay, resume-replay; `{ action = "replay-delay",
-//! node = "pgN", ms = 500 }`; `{ sql = "…", target = "write" }` (target defaults to write).
+//! node = "pgN", ms = 500 }`; `{ action = "scale", replicas = 3 }`; `{ sql = "…", target =
+//! "write" }` (target defaults to write).
 //!
 //! `expect` values compare as text, as PostgreSQL prints them: integers as digits, booleans as
 //! `t`/`f`; write decimals as strings. A step with a quiz and no checks is done when the quiz
 //! is answered; a step with other checks and a quiz lists `{ kind = "quiz" }` among them.
 //! Unknown fields are errors.
 
+pub mod act;
 mod crossfile;
 mod error;
+pub mod evaluate;
 pub mod load;
 pub mod model;
+pub mod probe;
+pub mod progress;
 mod raw;
 mod read;
 mod read_actions;
@@ -74,6 +81,7 @@ mod read_checks;
 mod read_telemetry;
 mod span;
 mod validate;
+pub mod verify;
 
 pub use error::{LessonError, Pos};
 pub use load::{load_dir, load_files, parse};

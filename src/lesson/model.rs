@@ -32,6 +32,9 @@ pub struct Lesson {
     pub summary: String,
     /// Ids of lessons that come earlier and should be done first.
     pub requires: Vec<String>,
+    /// Run, in order, on a cluster in its starting state (all nodes up, `pg1` primary) when
+    /// the lesson starts or is reset: whatever the lesson needs from earlier ones.
+    pub setup: Vec<Action>,
     /// At least one.
     pub steps: Vec<Step>,
 }
@@ -102,6 +105,8 @@ pub enum Action {
     ReplayDelay { node: String, ms: u64 },
     /// Statements run on a target.
     Sql { sql: String, target: Target },
+    /// `replica-lab scale N`: add or remove replicas while the cluster runs.
+    Scale { replicas: u8 },
 }
 
 impl Action {
@@ -113,6 +118,7 @@ impl Action {
             Action::ResumeReplay { node } => format!("resume-replay {node}"),
             Action::ReplayDelay { node, ms } => format!("replay-delay {node} {ms}ms"),
             Action::Sql { target, .. } => format!("sql on {}", target.label()),
+            Action::Scale { replicas } => format!("scale to {replicas} replicas"),
         }
     }
 }

@@ -14,6 +14,8 @@ pub(super) struct RawLesson {
     pub(super) summary: Spanned<String>,
     pub(super) requires: Option<Spanned<Vec<Spanned<String>>>>,
     #[allow(dead_code)]
+    pub(super) setup: Option<IgnoredAny>,
+    #[allow(dead_code)]
     pub(super) steps: Option<IgnoredAny>,
 }
 
@@ -54,8 +56,9 @@ pub(super) struct RawQuiz {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawNodeAction {
     pub(super) action: Spanned<String>,
-    pub(super) node: Spanned<String>,
+    pub(super) node: Option<Spanned<String>>,
     pub(super) ms: Option<Spanned<i64>>,
+    pub(super) replicas: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]

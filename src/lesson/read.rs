@@ -197,6 +197,10 @@ impl<'d, 'a> Parser<'d, 'a> {
             }
         }
         let head: Option<RawLesson> = self.de_table("", root_span, doc);
+        let setup = match doc.get("setup") {
+            Some(s) => self.actions("setup", s),
+            None => Some(Vec::new()),
+        };
         let steps = match doc.get("steps") {
             Some(v) => self.steps(v),
             None => {
@@ -227,6 +231,7 @@ impl<'d, 'a> Parser<'d, 'a> {
             }
         }
         let steps = steps?;
+        let setup = setup?;
         let located = Located {
             id: Pos::at(self.text, head.id.span().start),
             requires,
@@ -237,6 +242,7 @@ impl<'d, 'a> Parser<'d, 'a> {
             title: head.title.into_inner(),
             summary: head.summary.into_inner(),
             requires: located.requires.iter().map(|(r, _)| r.clone()).collect(),
+            setup,
             steps,
         };
         Some((lesson, located))

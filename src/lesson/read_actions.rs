@@ -5,10 +5,11 @@ use super::raw::{RawNodeAction, RawSqlAction};
 use super::read::Parser;
 use super::span::Value;
 use crate::cluster::node_ops::NodeOp;
+use crate::cluster::topology::{MAX_REPLICAS, MIN_REPLICAS};
 use crate::sql::Target;
 
 const ACTIONS: &str = "stop, start, kill, pause, resume, promote, rewind, partition, heal, \
-                       pause-replay, resume-replay or replay-delay";
+                       pause-replay, resume-replay, replay-delay or scale";
 const NODE_OPS: [NodeOp; 9] = [
     NodeOp::Stop,
     NodeOp::Start,
@@ -39,8 +40,30 @@ impl<'d, 'a> Parser<'d, 'a> {
         let table = self.table(path, v)?;
         if table.contains_key("action") {
             let raw: RawNodeAction = self.de(path, v)?;
-            let node = self.node(&raw.node, &format!("{path}.node"));
             let name = raw.action.get_ref().as_str();
+            if name == "scale" {
+                return self.scale(path, v, &raw);
+            }
+            if let Some(r) = &raw.replicas {
+                self.error(
+                    r.span(),
+                    &format!("{path}.replicas"),
+                    format!("only scale takes `replicas`, not {name}"),
+                );
+            }
+            let node = match &raw.node {
+                Some(n) => self.node(n, &format!("{path}.node")),
+                None => {
+                    self.error(
+                        v.span(),
+                        &format!("{path}.node"),
+                        format!(
+                            "missing field `node`: {name} acts on one node, e.g. node = \"pg2\""
+                        ),
+                    );
+                    None
+                }
+            };
             if let Some(ms) = raw.ms.as_ref().filter(|_| name != "replay-delay") {
                 self.error(
                     ms.span(),
@@ -109,6 +132,45 @@ impl<'d, 'a> Parser<'d, 'a> {
                 "an action is { action = \"stop\", node = \"pg2\" } or { sql = \"…\", target = \"write\" }",
             );
             None
+        }
+    }
+
+    /// `{ action = "scale", replicas = N }`: the cluster, not one node.
+    fn scale(&mut self, path: &str, v: &'d Value<'a>, raw: &RawNodeAction) -> Option<Action> {
+        for (present, field) in [
+            (raw.node.as_ref().map(|n| n.span()), "node"),
+            (raw.ms.as_ref().map(|m| m.span()), "ms"),
+        ] {
+            if let Some(span) = present {
+                self.error(
+                    span,
+                    &format!("{path}.{field}"),
+                    format!("scale acts on the whole cluster and takes no `{field}`"),
+                );
+            }
+        }
+        let Some(replicas) = &raw.replicas else {
+            self.error(
+                v.span(),
+                &format!("{path}.replicas"),
+                "missing field `replicas`: scale needs the new number of replicas",
+            );
+            return None;
+        };
+        let n = *replicas.get_ref();
+        match u8::try_from(n)
+            .ok()
+            .filter(|r| (MIN_REPLICAS..=MAX_REPLICAS).contains(r))
+        {
+            Some(replicas) => Some(Action::Scale { replicas }),
+            None => {
+                self.error(
+                    replicas.span(),
+                    &format!("{path}.replicas"),
+                    format!("{n} replicas is out of range: {MIN_REPLICAS} to {MAX_REPLICAS}"),
+                );
+                None
+            }
         }
     }
 }

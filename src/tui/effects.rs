@@ -11,12 +11,13 @@ use super::state::State;
 use crate::cluster::ops::{Cluster, Progress};
 use crate::cluster::state::{ClusterLock, ClusterRecord};
 use crate::commands::{Running, bring_up};
+use crate::lesson::act::target_addr;
 use crate::runtime::ClusterRuntime;
 use crate::runtime::docker::engine::PullProgress;
 use crate::settings::{Settings, data_root};
+use crate::sql::Endpoint;
 use crate::sql::history::History;
 use crate::sql::session::{SessionConfig, SqlSession};
-use crate::sql::{Endpoint, Target};
 use crate::telemetry::served_by::served_by;
 use crate::telemetry::{Telemetry, TelemetryConfig};
 
@@ -133,12 +134,7 @@ impl Runner {
                 text,
                 fresh,
             } => {
-                let addr = match &target {
-                    Target::Write => Some(topo.endpoints.write),
-                    Target::Read => Some(topo.endpoints.read),
-                    Target::Node(n) => topo.node(n).map(|spec| s.rt.client_addr(spec)),
-                };
-                let Some(addr) = addr else {
+                let Some(addr) = target_addr(s.rt.as_ref(), &topo, &target) else {
                     return;
                 };
                 let sql = s.sql.clone();
