@@ -161,9 +161,18 @@ impl Settings {
 
     /// Whose progress this is: the `learner` setting, else the login name.
     pub fn learner_name(&self) -> String {
+        let login = || {
+            std::env::var("USER").ok().or_else(|| {
+                nix::unistd::User::from_uid(nix::unistd::getuid())
+                    .ok()
+                    .flatten()
+                    .map(|u| u.name)
+            })
+        };
         self.learner
             .clone()
-            .or_else(|| std::env::var("USER").ok())
+            .filter(|n| !n.trim().is_empty())
+            .or_else(login)
             .filter(|n| !n.trim().is_empty())
             .unwrap_or_else(|| "learner".into())
     }

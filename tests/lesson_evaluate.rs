@@ -9,6 +9,7 @@ use replica_lab::lesson::model::{
     Bound, Check, CmpOp, Compare, Expect, ProxyBackend, ProxyStatus, Quiz, RanCheck, RanOutcome,
     TelemetryCheck, WalStage,
 };
+use replica_lab::sql::Target;
 
 fn at_least(n: f64) -> Compare {
     Compare {
@@ -129,6 +130,7 @@ fn telemetry_details_say_what_was_seen() {
 fn run(text: &str, sqlstate: Option<&str>) -> Run {
     Run {
         text: text.into(),
+        target: Target::Read,
         sqlstate: sqlstate.map(str::to_string),
     }
 }
@@ -138,6 +140,7 @@ fn ran_checks_look_at_the_runs_of_the_step() {
     let failed_insert = RanCheck {
         matches: "INSERT INTO".into(),
         outcome: RanOutcome::Sqlstate("25006".into()),
+        target: None,
     };
     let attempt = |runs: Vec<Run>| Attempt {
         runs,
@@ -162,6 +165,29 @@ fn ran_checks_look_at_the_runs_of_the_step() {
         run("insert into t values (1)", Some("25006")),
     ]));
     assert!(right.pass, "{}", right.detail);
+}
+
+#[test]
+fn ran_checks_can_ask_where_the_statement_ran() {
+    let on_read = Check::Ran(RanCheck {
+        matches: "select".into(),
+        outcome: RanOutcome::Success,
+        target: Some(Target::Read),
+    });
+    let mut elsewhere = run("SELECT 1", None);
+    elsewhere.target = Target::Write;
+    let a = Attempt {
+        runs: vec![elsewhere],
+        quiz_answer: None,
+    };
+    let v = judge_local(&on_read, &a, None, None).expect("local");
+    assert!(!v.pass);
+    assert_eq!(v.detail, "“select” ran on write; run it on read");
+    let a = Attempt {
+        runs: vec![run("SELECT 1", None)],
+        quiz_answer: None,
+    };
+    assert!(judge_local(&on_read, &a, None, None).expect("local").pass);
 }
 
 #[test]

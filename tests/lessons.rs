@@ -139,12 +139,10 @@ fn shipped_lessons_check_what_they_teach() {
             .unwrap_or_default()
     };
     let topology = checks("01-topology");
+    // A replica refuses pg_current_wal_lsn(): proof the learner ran it through `read`.
     assert!(topology.iter().any(|c| matches!(
         c,
-        Check::Telemetry(TelemetryCheck::StreamingReplicas(Compare {
-            op: CmpOp::Ge,
-            ..
-        }))
+        Check::Ran(r) if r.outcome == RanOutcome::Sqlstate("55000".into())
     )));
     assert!(topology.contains(&Check::Quiz));
     let write_read = checks("02-write-read");
@@ -451,6 +449,7 @@ within = "1m"
 kind = "ran"
 matches = "INSERT"
 sqlstate = "25006"
+target = "read"
 
 [[steps.checks]]
 kind = "telemetry"
@@ -580,6 +579,7 @@ fn every_part_of_the_format_reads_into_the_model() {
             Check::Ran(replica_lab::lesson::model::RanCheck {
                 matches: "INSERT".into(),
                 outcome: RanOutcome::Sqlstate("25006".into()),
+                target: Some(Target::Read),
             }),
             Check::Telemetry(TelemetryCheck::StreamingReplicas(Compare {
                 op: CmpOp::Eq,
@@ -625,13 +625,22 @@ fn every_part_of_the_format_reads_into_the_model() {
 
 #[test]
 fn the_model_helpers_judge_what_they_see() {
-    let ran = replica_lab::lesson::model::RanCheck {
+    let mut ran = replica_lab::lesson::model::RanCheck {
         matches: "insert into".into(),
         outcome: RanOutcome::Sqlstate("25006".into()),
+        target: None,
     };
-    assert!(ran.satisfied_by("INSERT INTO t VALUES (1)", Some("25006")));
-    assert!(!ran.satisfied_by("INSERT INTO t VALUES (1)", None));
-    assert!(!ran.satisfied_by("SELECT 1", Some("25006")));
+    let read = Target::Read;
+    assert!(ran.satisfied_by("INSERT INTO t VALUES (1)", &read, Some("25006")));
+    assert!(!ran.satisfied_by("INSERT INTO t VALUES (1)", &read, None));
+    assert!(!ran.satisfied_by("SELECT 1", &read, Some("25006")));
+    ran.target = Some(Target::Node("pg2".into()));
+    assert!(!ran.satisfied_by("INSERT INTO t VALUES (1)", &read, Some("25006")));
+    assert!(ran.satisfied_by(
+        "INSERT INTO t VALUES (1)",
+        &Target::Node("pg2".into()),
+        Some("25006")
+    ));
     assert!(ProxyStatus::Up.matches("UP 1/2"));
     assert!(!ProxyStatus::Up.matches("DOWN"));
     assert!(Bound::Above(0).holds(1) && !Bound::Below(0).holds(0));

@@ -3,6 +3,7 @@
 
 use super::model::{Check, Expect, Quiz, RanCheck, RanOutcome, TelemetryCheck};
 use crate::cluster::status::{NodeState, Role};
+use crate::sql::Target;
 use crate::telemetry::model::Snapshot;
 
 /// One check's outcome, with a line that says what was seen.
@@ -32,6 +33,8 @@ impl Verdict {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Run {
     pub text: String,
+    /// Where it ran.
+    pub target: Target,
     /// `None` when it succeeded.
     pub sqlstate: Option<String>,
 }
@@ -73,7 +76,7 @@ pub fn ran(check: &RanCheck, runs: &[Run]) -> Verdict {
     };
     if runs
         .iter()
-        .any(|r| check.satisfied_by(&r.text, r.sqlstate.as_deref()))
+        .any(|r| check.satisfied_by(&r.text, &r.target, r.sqlstate.as_deref()))
     {
         return Verdict::pass(format!("ran “{}” and saw it {wanted}", check.matches));
     }
@@ -85,8 +88,20 @@ pub fn ran(check: &RanCheck, runs: &[Run]) -> Verdict {
                 .contains(&check.matches.to_lowercase())
         })
         .collect();
+    let on = check
+        .target
+        .as_ref()
+        .map(|t| format!(" on {}", t.label()))
+        .unwrap_or_default();
     match matching.last() {
-        None => Verdict::fail(format!("run a statement with “{}”", check.matches)),
+        None => Verdict::fail(format!("run a statement with “{}”{on}", check.matches)),
+        Some(last) if check.target.as_ref().is_some_and(|t| *t != last.target) => {
+            Verdict::fail(format!(
+                "“{}” ran on {}; run it{on}",
+                check.matches,
+                last.target.label()
+            ))
+        }
         Some(last) => Verdict::fail(format!(
             "“{}” ran, but {}; it should {wanted}",
             check.matches,

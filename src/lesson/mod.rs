@@ -37,6 +37,7 @@
 //! kind = "ran"                    # the learner ran a statement…
 //! matches = "insert into"         # …containing this (case-insensitive)…
 //! sqlstate = "25006"              # …that failed so; or success = true
+//! target = "read"                 # optional: …run there (write, read, pg1…pg10)
 //!
 //! [[steps.checks]]
 //! kind = "telemetry"              # exactly one predicate:

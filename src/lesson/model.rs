@@ -254,15 +254,19 @@ pub struct RanCheck {
     /// Case-insensitive substring of the statement text the learner ran.
     pub matches: String,
     pub outcome: RanOutcome,
+    /// Where the statement must have run (`write`, `read`, a node); anywhere when `None`.
+    pub target: Option<Target>,
 }
 
 impl RanCheck {
-    /// Whether a statement the learner ran, and what became of it, satisfies the check.
-    pub fn satisfied_by(&self, statement: &str, sqlstate: Option<&str>) -> bool {
+    /// Whether a statement the learner ran on `target`, and what became of it, satisfies
+    /// the check.
+    pub fn satisfied_by(&self, statement: &str, target: &Target, sqlstate: Option<&str>) -> bool {
         let found = statement
             .to_lowercase()
             .contains(&self.matches.to_lowercase());
         found
+            && self.target.as_ref().is_none_or(|t| t == target)
             && match &self.outcome {
                 RanOutcome::Success => sqlstate.is_none(),
                 RanOutcome::Sqlstate(code) => sqlstate == Some(code.as_str()),

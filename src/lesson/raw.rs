@@ -98,6 +98,7 @@ pub(super) struct RawRanCheck {
     pub(super) matches: Spanned<String>,
     pub(super) sqlstate: Option<Spanned<String>>,
     pub(super) success: Option<Spanned<bool>>,
+    pub(super) target: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

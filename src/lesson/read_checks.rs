@@ -332,9 +332,14 @@ impl<'d, 'a> Parser<'d, 'a> {
                 RanOutcome::Sqlstate(code.clone())
             }
         };
+        let target = match &raw.target {
+            Some(t) => Some(self.step_target(t, &format!("{path}.target"))?),
+            None => None,
+        };
         Some(Check::Ran(RanCheck {
             matches: raw.matches.into_inner(),
             outcome,
+            target,
         }))
     }
 }

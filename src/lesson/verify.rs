@@ -212,7 +212,7 @@ pub struct Console {
 #[derive(Default)]
 struct Ledger {
     next_id: u64,
-    pending: HashMap<u64, (String, Option<tokio::sync::oneshot::Sender<()>>)>,
+    pending: HashMap<u64, (String, Target, Option<tokio::sync::oneshot::Sender<()>>)>,
     runs: Vec<Run>,
 }
 
@@ -232,9 +232,10 @@ impl Console {
             while let Some(ev) = rx.recv().await {
                 if let SqlEvent::Finished { id, error, .. } = ev {
                     let mut l = ledger(&sink);
-                    if let Some((text, done)) = l.pending.remove(&id) {
+                    if let Some((text, target, done)) = l.pending.remove(&id) {
                         l.runs.push(Run {
                             text,
+                            target,
                             sqlstate: error.map(|e| e.sqlstate.unwrap_or_default()),
                         });
                         if let Some(done) = done {
@@ -262,7 +263,8 @@ impl Console {
             let mut l = ledger(&self.state);
             l.next_id += 1;
             let id = l.next_id;
-            l.pending.insert(id, (text.to_string(), Some(done_tx)));
+            l.pending
+                .insert(id, (text.to_string(), target.clone(), Some(done_tx)));
             id
         };
         let endpoint = Endpoint {

@@ -2,16 +2,23 @@
 //! on the app's one bounded channel.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
-use super::msg::{Effect, Msg, Startup};
+use super::course::in_start_shape;
+use super::msg::{Effect, Fresh, Msg, Startup};
 use super::state::State;
-use crate::cluster::ops::{Cluster, Progress};
-use crate::cluster::state::{ClusterLock, ClusterRecord};
-use crate::commands::{Running, bring_up};
+use crate::cluster::ops::Progress;
+use crate::cluster::state::ClusterRecord;
+use crate::commands::{Running, bring_up, remove};
+use crate::lesson::act::Lab;
 use crate::lesson::act::target_addr;
+use crate::lesson::model::Action;
+use crate::lesson::probe::{PgQuery, RETRY_EVERY, judge_sql};
+use crate::lesson::progress::{LearnerProgress, ProgressStore};
 use crate::runtime::ClusterRuntime;
 use crate::runtime::docker::engine::PullProgress;
 use crate::settings::{Settings, data_root};
@@ -27,29 +34,91 @@ struct Services {
     record: ClusterRecord,
     dir: PathBuf,
     sql: SqlSession,
-    telemetry: Telemetry,
+    telemetry: Arc<Telemetry>,
+}
+
+/// A cluster that came up (or did not), for the event loop to attach.
+pub struct Attach {
+    pub result: Result<Running, String>,
+    /// The tutorial's round and the actions to run once attached, when the cluster was made
+    /// anew for a lesson; `None` at start-up.
+    pub then: Option<(u64, Vec<Action>)>,
 }
 
 pub struct Runner {
     tx: mpsc::Sender<Msg>,
+    ready: mpsc::Sender<Attach>,
     settings: Settings,
     services: Option<Services>,
     history: History,
+    progress: Option<ProgressSaver>,
+    /// The newest `sql` judging; older loops stop.
+    judging: Arc<AtomicU64>,
+}
+
+/// Saves progress on a task of its own, newest first: a save never overtakes a later one.
+struct ProgressSaver {
+    store: ProgressStore,
+    latest: watch::Sender<Option<Box<LearnerProgress>>>,
+}
+
+impl ProgressSaver {
+    fn spawn(store: ProgressStore, tx: mpsc::Sender<Msg>) -> ProgressSaver {
+        let (latest, mut rx) = watch::channel::<Option<Box<LearnerProgress>>>(None);
+        let task_store = store.clone();
+        tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let Some(p) = rx.borrow_and_update().clone() else {
+                    continue;
+                };
+                let store = task_store.clone();
+                let saved = tokio::task::spawn_blocking(move || store.save(&p)).await;
+                let error = match saved {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(e.to_string()),
+                    Err(e) => Some(format!("cannot save progress: {e}")),
+                };
+                if let Some(e) = error {
+                    let _ = tx.send(Msg::ProgressNotSaved(e)).await;
+                }
+            }
+        });
+        ProgressSaver { store, latest }
+    }
 }
 
 impl Runner {
-    pub fn new(tx: mpsc::Sender<Msg>, settings: Settings, history: History) -> Runner {
+    pub fn new(
+        tx: mpsc::Sender<Msg>,
+        ready: mpsc::Sender<Attach>,
+        settings: Settings,
+        history: History,
+        progress: Option<ProgressStore>,
+    ) -> Runner {
+        let progress = progress.map(|store| ProgressSaver::spawn(store, tx.clone()));
         Runner {
             tx,
+            ready,
             settings,
             services: None,
             history,
+            progress,
+            judging: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Saves progress now, waiting for the disk: for the way out, when no task will run again.
+    pub fn save_progress_now(&self, progress: &LearnerProgress) -> Result<(), String> {
+        match &self.progress {
+            Some(saver) => saver.store.save(progress).map_err(|e| e.to_string()),
+            None => Ok(()),
         }
     }
 
     /// Starts or attaches to the cluster in the background; progress arrives as messages,
-    /// the result on `ready`.
-    pub fn start(&self, ready: mpsc::Sender<Result<Running, String>>) {
+    /// the result on the ready channel.
+    pub fn start(&self) {
+        let ready = self.ready.clone();
         let tx = self.tx.clone();
         let settings = self.settings.clone();
         tokio::spawn(async move {
@@ -67,15 +136,33 @@ impl Runner {
                 let _ = pull_tx.try_send(Msg::Startup(Startup::Pull(p.clone())));
             });
             let result = bring_up(&settings, &report, Some(pull)).await;
-            let _ = ready.send(result.map_err(|e| e.to_string())).await;
+            let _ = ready
+                .send(Attach {
+                    result: result.map_err(|e| e.to_string()),
+                    then: None,
+                })
+                .await;
         });
+    }
+
+    fn lab(&self, s: &Services) -> Lab {
+        Lab {
+            rt: s.rt.clone(),
+            dir: s.dir.clone(),
+            root: data_root(&self.settings),
+            name: s.record.settings.name.clone(),
+        }
     }
 
     /// The cluster is up: start telemetry and the SQL session, and forward their output.
     pub fn attach(&mut self, running: Running) {
         let rt: Arc<dyn ClusterRuntime> = Arc::from(running.rt);
         let topo = running.record.topology();
-        let telemetry = Telemetry::spawn(rt.clone(), topo.clone(), TelemetryConfig::default());
+        let telemetry = Arc::new(Telemetry::spawn(
+            rt.clone(),
+            topo.clone(),
+            TelemetryConfig::default(),
+        ));
         let mut snapshots = telemetry.snapshots.clone();
         let tx = self.tx.clone();
         tokio::spawn(async move {
@@ -114,6 +201,12 @@ impl Runner {
     }
 
     pub fn apply(&mut self, effect: Effect, state: &State) {
+        if let Effect::SaveProgress(p) = effect {
+            if let Some(saver) = &self.progress {
+                let _ = saver.latest.send(Some(p));
+            }
+            return;
+        }
         if let Effect::SaveHistory = effect {
             if let Some(last) = state.console.history.last() {
                 self.history.push(last);
@@ -134,7 +227,13 @@ impl Runner {
                 text,
                 fresh,
             } => {
-                let Some(addr) = target_addr(s.rt.as_ref(), &topo, &target) else {
+                // Scaling changes the nodes: a node missing from the record held here may be
+                // in the one on disk.
+                let addr = target_addr(s.rt.as_ref(), &topo, &target).or_else(|| {
+                    let now = ClusterRecord::load(&s.dir).ok().flatten()?.topology();
+                    target_addr(s.rt.as_ref(), &now, &target)
+                });
+                let Some(addr) = addr else {
                     return;
                 };
                 let sql = s.sql.clone();
@@ -144,42 +243,58 @@ impl Runner {
             }
             Effect::CancelSql => s.sql.cancel(),
             Effect::NodeAction { op, node } => {
-                let (rt, record, dir, tx) = (
-                    s.rt.clone(),
-                    s.record.clone(),
-                    s.dir.clone(),
-                    self.tx.clone(),
-                );
-                let root = data_root(&self.settings);
+                let (lab, tx) = (self.lab(s), self.tx.clone());
                 tokio::spawn(async move {
-                    let notes = Arc::new(Mutex::new(Vec::new()));
-                    let sink = notes.clone();
-                    let report = move |p: Progress| {
-                        if let (Progress::Note(n), Ok(mut v)) = (p, sink.lock()) {
-                            v.push(n);
-                        }
+                    let action = Action::Node {
+                        op,
+                        node: node.clone(),
                     };
-                    let name = record.settings.name.clone();
-                    let lock =
-                        tokio::task::spawn_blocking(move || ClusterLock::acquire(&root, &name))
-                            .await;
-                    let result = match lock {
-                        Ok(Ok(_lock)) => {
-                            let cluster = Cluster {
-                                rt: rt.as_ref(),
-                                dir,
-                                record,
-                                report: &report,
-                            };
-                            cluster.node_op(op, &node).await.map_err(|e| e.to_string())
-                        }
-                        Ok(Err(e)) => Err(e.to_string()),
-                        Err(e) => Err(e.to_string()),
-                    };
-                    let text = notes.lock().map(|v| v.join("; ")).unwrap_or_default();
-                    let result =
-                        result.map(|()| if text.is_empty() { "done".into() } else { text });
+                    let result = lab
+                        .run(&action)
+                        .await
+                        .map(|text| if text.is_empty() { "done".into() } else { text })
+                        .map_err(|e| e.to_string());
                     let _ = tx.send(Msg::ActionDone { op, node, result }).await;
+                });
+            }
+            Effect::Prepare {
+                round,
+                fresh,
+                lesson,
+                actions,
+            } => self.prepare(s, round, fresh, lesson, actions),
+            Effect::JudgeSql {
+                round,
+                checks,
+                patience,
+            } => {
+                let token = self.judging.fetch_add(1, Ordering::SeqCst) + 1;
+                let latest = self.judging.clone();
+                let (tx, snapshots) = (self.tx.clone(), s.telemetry.snapshots.clone());
+                let query = PgQuery {
+                    credentials: topo.credentials.clone(),
+                };
+                tokio::spawn(async move {
+                    let deadline = Instant::now() + patience;
+                    loop {
+                        let snap = snapshots.borrow().clone();
+                        let mut verdicts = Vec::with_capacity(checks.len());
+                        for (i, check) in &checks {
+                            verdicts.push((*i, judge_sql(&query, check, &snap).await));
+                        }
+                        let last = verdicts.iter().all(|(_, v)| v.pass)
+                            || Instant::now() >= deadline
+                            || latest.load(Ordering::SeqCst) != token;
+                        let msg = Msg::SqlVerdicts {
+                            round,
+                            verdicts,
+                            last,
+                        };
+                        if tx.send(msg).await.is_err() || last {
+                            return;
+                        }
+                        tokio::time::sleep(RETRY_EVERY).await;
+                    }
                 });
             }
             Effect::ServedBy { connections } => {
@@ -201,7 +316,89 @@ impl Runner {
                     let _ = tx.send(Msg::ServedBy(result)).await;
                 });
             }
-            Effect::SaveHistory => {}
+            Effect::SaveHistory | Effect::SaveProgress(_) => {}
         }
     }
+
+    /// The tutorial's actions, after making the cluster anew when asked (or when it is not
+    /// as lessons start); the answer is `Msg::Prepared`.
+    fn prepare(
+        &self,
+        s: &Services,
+        round: u64,
+        fresh: Fresh,
+        lesson: String,
+        actions: Vec<Action>,
+    ) {
+        let (lab, tx, ready) = (self.lab(s), self.tx.clone(), self.ready.clone());
+        let settings = self.settings.clone();
+        let snapshots = s.telemetry.snapshots.clone();
+        let telemetry = s.telemetry.clone();
+        let nodes = usize::from(s.record.settings.replicas) + 1;
+        tokio::spawn(async move {
+            let recreate = match fresh {
+                Fresh::Never => false,
+                Fresh::Always => true,
+                Fresh::IfChanged => !settled_in_start_shape(snapshots, nodes).await,
+            };
+            if recreate {
+                tracing::info!("making cluster {} anew for {lesson}", settings.name);
+                let quiet = |_| {};
+                let result = match remove(&settings, false).await {
+                    Ok(_) => bring_up(&settings, &quiet, None).await,
+                    Err(e) => Err(e),
+                };
+                let _ = ready
+                    .send(Attach {
+                        result: result.map_err(|e| e.to_string()),
+                        then: Some((round, actions)),
+                    })
+                    .await;
+                return;
+            }
+            let mut notes = Vec::new();
+            let mut result = Ok(());
+            for action in &actions {
+                match lab.run(action).await {
+                    Ok(text) if !text.is_empty() => notes.push(text),
+                    Ok(_) => {}
+                    Err(e) => {
+                        result = Err(format!("{} failed: {e}", action.label()));
+                        break;
+                    }
+                }
+                if matches!(action, Action::Scale { .. }) {
+                    if let Ok(record) = lab.record() {
+                        telemetry.set_topology(record.topology());
+                    }
+                }
+            }
+            let result = result.map(|()| notes.join("; "));
+            let _ = tx.send(Msg::Prepared { round, result }).await;
+        });
+    }
+}
+
+/// Waits (briefly) for a snapshot with every node polled and tells whether the cluster is as
+/// lessons start.
+async fn settled_in_start_shape(
+    mut snapshots: watch::Receiver<Arc<crate::telemetry::model::Snapshot>>,
+    nodes: usize,
+) -> bool {
+    let wait = async {
+        loop {
+            {
+                let snap = snapshots.borrow_and_update();
+                if snap.complete() && !snap.nodes.is_empty() {
+                    return in_start_shape(&snap, nodes);
+                }
+            }
+            if snapshots.changed().await.is_err() {
+                return false;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), wait)
+        .await
+        .unwrap_or(false)
 }

@@ -19,10 +19,16 @@ pub enum Action {
     Cancel,
     HistorySearch,
     ServedBy,
+    CheckNow,
+    Hint,
+    Solve,
+    Lessons,
+    NextStep,
+    PrevStep,
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 17] = [
         Action::Quit,
         Action::Help,
         Action::FocusEditor,
@@ -34,6 +40,12 @@ impl Action {
         Action::Cancel,
         Action::HistorySearch,
         Action::ServedBy,
+        Action::CheckNow,
+        Action::Hint,
+        Action::Solve,
+        Action::Lessons,
+        Action::NextStep,
+        Action::PrevStep,
     ];
 
     /// The name used in the config file.
@@ -50,6 +62,12 @@ impl Action {
             Action::Cancel => "cancel",
             Action::HistorySearch => "history_search",
             Action::ServedBy => "served_by",
+            Action::CheckNow => "check_now",
+            Action::Hint => "hint",
+            Action::Solve => "solve",
+            Action::Lessons => "lessons",
+            Action::NextStep => "next_step",
+            Action::PrevStep => "prev_step",
         }
     }
 
@@ -66,6 +84,12 @@ impl Action {
             Action::Cancel => "ctrl-c",
             Action::HistorySearch => "ctrl-r",
             Action::ServedBy => "f8",
+            Action::CheckNow => "f3",
+            Action::Hint => "f4",
+            Action::Solve => "f9",
+            Action::Lessons => "f10",
+            Action::NextStep => "ctrl-n",
+            Action::PrevStep => "ctrl-p",
         }
     }
 }

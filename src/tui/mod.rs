@@ -1,6 +1,7 @@
 //! The interactive app: The Elm Architecture — keys become messages, `update` changes the
 //! state and asks for effects, actors answer with messages, rendering reads the state.
 
+pub mod course;
 pub mod editor;
 pub mod effects;
 pub mod highlight;
@@ -11,3 +12,4 @@ pub mod state;
 pub mod theme;
 pub mod ui;
 pub mod update;
+mod update_course;

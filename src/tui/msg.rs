@@ -3,9 +3,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use crossterm::event::{KeyEvent, MouseEvent};
 
 use crate::cluster::node_ops::NodeOp;
+use crate::lesson::evaluate::Verdict;
+use crate::lesson::model::{Action, SqlCheck};
+use crate::lesson::progress::LearnerProgress;
 use crate::runtime::docker::engine::PullProgress;
 use crate::sql::{SqlEvent, Target};
 use crate::telemetry::model::Snapshot;
@@ -40,6 +45,28 @@ pub enum Msg {
         result: Result<String, String>,
     },
     ServedBy(Result<BTreeMap<String, usize>, String>),
+    /// The tutorial's setup (or solution) actions of generation `round` are done.
+    Prepared {
+        round: u64,
+        result: Result<String, String>,
+    },
+    /// Results of the open step's `sql` checks; `last` when no more tries follow.
+    SqlVerdicts {
+        round: u64,
+        verdicts: Vec<(usize, Verdict)>,
+        last: bool,
+    },
+    /// Saving progress failed.
+    ProgressNotSaved(String),
+}
+
+/// Whether the tutorial needs a fresh cluster before its actions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fresh {
+    Never,
+    /// When the cluster is not as lessons start (a failover, a stopped node, …).
+    IfChanged,
+    Always,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -59,4 +86,19 @@ pub enum Effect {
         connections: usize,
     },
     SaveHistory,
+    /// Run the tutorial's actions, on a fresh cluster if asked; answered by `Prepared`.
+    Prepare {
+        round: u64,
+        fresh: Fresh,
+        /// For the progress line while the cluster is made anew.
+        lesson: String,
+        actions: Vec<Action>,
+    },
+    /// Judge `sql` checks, trying again for up to `patience` until they pass.
+    JudgeSql {
+        round: u64,
+        checks: Vec<(usize, SqlCheck)>,
+        patience: Duration,
+    },
+    SaveProgress(Box<LearnerProgress>),
 }

@@ -8,12 +8,15 @@ use crossterm::event::{
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-use super::effects::Runner;
+use super::course::Course;
+use super::effects::{Attach, Runner};
 use super::keys::Keymap;
-use super::msg::{Msg, Startup};
+use super::msg::{Effect, Fresh, Msg, Startup};
 use super::state::{Focus, LessonPane, State, ThemeName};
 use super::ui;
 use super::update::update;
+use crate::lesson::progress::{LearnerProgress, ProgressStore};
+use crate::lesson_commands::{catalog, progress_store};
 use crate::runtime::RuntimeError;
 use crate::settings::Settings;
 use crate::sql::history::History;
@@ -90,11 +93,36 @@ fn lesson() -> LessonPane {
     }
 }
 
+/// The lessons and the learner's progress; without lessons the app is a free console, and
+/// says why.
+fn course(settings: &Settings) -> (Course, Option<ProgressStore>) {
+    let lessons = match catalog(settings) {
+        Ok(l) => l,
+        Err(e) => return (Course::without_lessons(Some(e.to_string())), None),
+    };
+    let store = progress_store(settings);
+    match store.load() {
+        Ok(loaded) => {
+            let mut course = Course::new(lessons, loaded.progress);
+            course.notice = loaded.note;
+            (course, Some(store))
+        }
+        // Never overwrite progress this version cannot read: run without saving.
+        Err(e) => {
+            let mut course = Course::new(lessons, LearnerProgress::new(settings.learner_name()));
+            course.notice = Some(format!("{e}; progress will not be saved this time"));
+            (course, None)
+        }
+    }
+}
+
 /// Runs the app until the user quits; returns whether the cluster came up.
 pub async fn run(settings: Settings) -> Result<bool, RuntimeError> {
     init_logging();
     let (keymap, ignored) = Keymap::new(&settings.keys);
     let mut state = State::new(settings.name.clone(), lesson(), theme(&settings));
+    let (course, store) = course(&settings);
+    state.course = course;
     let history = History::load(&History::default_path());
     state.console.history = history.entries().to_vec();
     if !ignored.is_empty() {
@@ -103,7 +131,7 @@ pub async fn run(settings: Settings) -> Result<bool, RuntimeError> {
     install_panic_hook();
     let mut terminal = ratatui::init();
     let _ = crossterm::execute!(stdout(), EnableMouseCapture);
-    let result = event_loop(&mut terminal, state, keymap, settings, history).await;
+    let result = event_loop(&mut terminal, state, keymap, settings, history, store).await;
     let _ = crossterm::execute!(stdout(), DisableMouseCapture);
     ratatui::restore();
     result
@@ -134,11 +162,12 @@ async fn event_loop(
     keymap: Keymap,
     settings: Settings,
     history: History,
+    store: Option<ProgressStore>,
 ) -> Result<bool, RuntimeError> {
     let (tx, mut rx) = mpsc::channel::<Msg>(256);
-    let (ready_tx, mut ready_rx) = mpsc::channel(1);
-    let mut runner = Runner::new(tx.clone(), settings, history);
-    runner.start(ready_tx);
+    let (ready_tx, mut ready_rx) = mpsc::channel::<Attach>(1);
+    let mut runner = Runner::new(tx.clone(), ready_tx, settings, history, store);
+    runner.start();
     let mut events = EventStream::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| RuntimeError::new(format!("cannot watch for SIGTERM: {e}")))?;
@@ -161,12 +190,20 @@ async fn event_loop(
                 None => Msg::Terminate,
             },
             Some(m) = rx.recv() => m,
-            Some(ready) = ready_rx.recv() => match ready {
-                Ok(running) => {
+            Some(ready) = ready_rx.recv() => match (ready.result, ready.then) {
+                (Ok(running), None) => {
                     runner.attach(running);
                     Msg::Startup(Startup::Ready)
                 }
-                Err(e) => Msg::Startup(Startup::Failed(e)),
+                (Err(e), None) => Msg::Startup(Startup::Failed(e)),
+                // A lesson's fresh cluster: attach it, then run the lesson's setup on it.
+                (Ok(running), Some((round, actions))) => {
+                    runner.attach(running);
+                    let prepare = Effect::Prepare { round, fresh: Fresh::Never, lesson: String::new(), actions };
+                    runner.apply(prepare, &state);
+                    continue;
+                }
+                (Err(e), Some((round, _))) => Msg::Prepared { round, result: Err(e) },
             },
             _ = term.recv() => Msg::Terminate,
             _ = tokio::signal::ctrl_c() => Msg::Terminate,
@@ -175,6 +212,11 @@ async fn event_loop(
             runner.apply(effect, &state);
         }
         if state.quit {
+            state.course.bank_time();
+            if let Err(e) = runner.save_progress_now(&state.course.progress) {
+                tracing::error!("{e}");
+                eprintln!("warning: {e}");
+            }
             return Ok(matches!(state.phase, super::state::Phase::Running));
         }
     }

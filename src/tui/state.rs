@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::course::Course;
 use super::editor::Editor;
 use crate::cluster::node_ops::NodeOp;
 use crate::runtime::docker::engine::PullProgress;
@@ -38,6 +39,21 @@ pub enum Overlay {
     HistorySearch {
         query: String,
         selected: usize,
+    },
+    /// The list of lessons, with progress.
+    Lessons {
+        selected: usize,
+    },
+    /// Running the solution marks the step as solved with help: ask first.
+    ConfirmSolve,
+    /// Resetting a lesson forgets its progress and makes the cluster anew.
+    ConfirmReset {
+        lesson: usize,
+    },
+    /// A lesson whose prerequisites are not done yet.
+    ConfirmOpen {
+        lesson: usize,
+        missing: Vec<String>,
     },
 }
 
@@ -105,6 +121,8 @@ pub struct Console {
     pub history: Vec<String>,
     /// Position while browsing history with Up/Down.
     pub history_pos: Option<usize>,
+    /// The text and target of the run in flight, for the tutorial's `ran` checks.
+    pub running_text: (String, Target),
 }
 
 /// A node action in flight or just finished.
@@ -148,6 +166,7 @@ pub struct State {
     pub focus: Focus,
     pub overlay: Overlay,
     pub lesson: LessonPane,
+    pub course: Course,
     pub console: Console,
     pub dash: Dashboard,
     pub theme: ThemeName,
@@ -168,6 +187,7 @@ impl State {
             focus: Focus::Editor,
             overlay: Overlay::None,
             lesson,
+            course: Course::without_lessons(None),
             console: Console {
                 editor: Editor::default(),
                 target: Target::Write,
@@ -180,6 +200,7 @@ impl State {
                 timing: false,
                 history: Vec::new(),
                 history_pos: None,
+                running_text: (String::new(), Target::Write),
             },
             dash: Dashboard::default(),
             theme,

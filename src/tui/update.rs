@@ -5,6 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEventKind};
 use super::keys::{Action, Keymap};
 use super::msg::{Effect, Msg, Startup};
 use super::state::{ActionStatus, Confirm, Focus, Overlay, Phase, ServedBy, StartupStep, State};
+use super::update_course as course;
 use crate::cluster::node_ops::NodeOp;
 use crate::sql::meta::{self, Meta};
 use crate::sql::{SqlEvent, Target};
@@ -39,8 +40,13 @@ pub fn update(state: &mut State, keys: &Keymap, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Startup(s) => {
+            let ready = s == Startup::Ready;
             startup(state, s);
-            Vec::new()
+            if ready {
+                course::on_ready(state)
+            } else {
+                Vec::new()
+            }
         }
         Msg::Snapshot(snap) => {
             for n in &snap.nodes {
@@ -60,11 +66,28 @@ pub fn update(state: &mut State, keys: &Keymap, msg: Msg) -> Vec<Effect> {
                 .retain(|name, _| snap.node(name).is_some());
             state.dash.selected = state.dash.selected.min(count.saturating_sub(1));
             state.dash.snapshot = Some(snap);
-            Vec::new()
+            course::on_snapshot(state)
         }
         Msg::Sql(ev) => {
+            let finished = match &ev {
+                SqlEvent::Finished { id, error, .. } if state.console.running == Some(*id) => {
+                    // A failure without a SQLSTATE (a lost connection) is still a failure.
+                    Some(
+                        error
+                            .as_ref()
+                            .map(|e| e.sqlstate.clone().unwrap_or_default()),
+                    )
+                }
+                _ => None,
+            };
             sql_event(state, ev);
-            Vec::new()
+            match finished {
+                Some(sqlstate) => {
+                    let (text, target) = state.console.running_text.clone();
+                    course::on_run_finished(state, text, target, sqlstate)
+                }
+                None => Vec::new(),
+            }
         }
         Msg::ActionDone { op, node, result } => {
             state.dash.action = Some(ActionStatus {
@@ -72,6 +95,16 @@ pub fn update(state: &mut State, keys: &Keymap, msg: Msg) -> Vec<Effect> {
                 node,
                 outcome: Some(result),
             });
+            Vec::new()
+        }
+        Msg::Prepared { round, result } => course::on_prepared(state, round, result),
+        Msg::SqlVerdicts {
+            round,
+            verdicts,
+            last,
+        } => course::on_sql_verdicts(state, round, verdicts, last),
+        Msg::ProgressNotSaved(e) => {
+            state.course.notice = Some(e);
             Vec::new()
         }
         Msg::ServedBy(result) => {
@@ -133,6 +166,10 @@ fn key(state: &mut State, keys: &Keymap, k: KeyEvent) -> Vec<Effect> {
             return Vec::new();
         }
         Overlay::HistorySearch { .. } => return history_search_key(state, k),
+        Overlay::Lessons { .. } => return course::lessons_key(state, k),
+        Overlay::ConfirmSolve | Overlay::ConfirmReset { .. } | Overlay::ConfirmOpen { .. } => {
+            return course::confirm_key(state, k);
+        }
         Overlay::None => {}
     }
     if !matches!(state.phase, Phase::Running) {
@@ -159,6 +196,9 @@ fn key(state: &mut State, keys: &Keymap, k: KeyEvent) -> Vec<Effect> {
             Vec::new()
         }
         Focus::Lesson => {
+            if let Some(effects) = course::lesson_pane_key(state, k) {
+                return effects;
+            }
             match k.code {
                 KeyCode::Down => scroll(state, 1, 0),
                 KeyCode::Up => scroll(state, -1, 0),
@@ -204,6 +244,26 @@ fn global_action(state: &mut State, a: Action) -> Option<Vec<Effect>> {
             }
         }
         Action::ServedBy => return Some(served_by(state)),
+        Action::CheckNow => return Some(course::check_now(state)),
+        Action::Hint => return Some(course::hint(state)),
+        Action::Solve => {
+            let solvable = state
+                .course
+                .step()
+                .is_some_and(|s| s.solution.is_some() || s.quiz.is_some());
+            if solvable && state.course.busy.is_none() {
+                state.overlay = Overlay::ConfirmSolve;
+            }
+        }
+        Action::Lessons => {
+            if !state.course.lessons.is_empty() {
+                state.overlay = Overlay::Lessons {
+                    selected: state.course.at.map_or(0, |(l, _)| l),
+                };
+            }
+        }
+        Action::NextStep => return Some(course::next(state)),
+        Action::PrevStep => return Some(course::prev(state)),
     }
     Some(Vec::new())
 }
@@ -430,7 +490,7 @@ fn scroll(state: &mut State, rows: isize, cols: isize) {
 }
 
 /// F5: a backslash command is handled here or turned into SQL; SQL goes to the session.
-fn run(state: &mut State) -> Vec<Effect> {
+pub(super) fn run(state: &mut State) -> Vec<Effect> {
     let c = &mut state.console;
     let text = c.editor.text();
     let trimmed = text.trim();
@@ -484,6 +544,7 @@ fn run(state: &mut State) -> Vec<Effect> {
     let id = c.next_id;
     c.next_id += 1;
     c.running = Some(id);
+    c.running_text = (trimmed.to_string(), c.target.clone());
     c.output = super::state::Output::default();
     vec![
         Effect::RunSql {

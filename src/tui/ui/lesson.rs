@@ -7,18 +7,40 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::pane;
-use crate::tui::state::LessonPane;
+use crate::tui::state::State;
 use crate::tui::theme::Theme;
 
-pub fn render(frame: &mut Frame, area: Rect, lesson: &LessonPane, focused: bool, t: &Theme) {
+pub fn render(frame: &mut Frame, area: Rect, state: &State, focused: bool, t: &Theme) {
+    let lesson = &state.lesson;
+    if let (Some(l), Some(step)) = (state.course.lesson(), state.course.step()) {
+        let si = state.course.at.map_or(0, |(_, s)| s);
+        let title = format!("Step {}/{} · {}", si + 1, l.steps.len(), l.title);
+        let block = pane(title, focused, t);
+        frame.render_widget(
+            Paragraph::new(super::lesson_step::lines(&state.course, step, t))
+                .block(block)
+                .wrap(Wrap { trim: false })
+                .scroll((lesson.scroll, 0)),
+            area,
+        );
+        return;
+    }
     let title = if lesson.title.is_empty() {
         "Lesson".to_string()
     } else {
         format!("Lesson · {}", lesson.title)
     };
     let block = pane(title, focused, t);
+    let mut text = lines(&lesson.text, t);
+    if let Some(e) = &state.course.load_error {
+        text.insert(0, Line::default());
+        for l in e.lines().rev() {
+            text.insert(0, Line::styled(l.to_string(), t.error));
+        }
+        text.insert(0, Line::styled("The lessons could not be loaded:", t.error));
+    }
     frame.render_widget(
-        Paragraph::new(lines(&lesson.text, t))
+        Paragraph::new(text)
             .block(block)
             .wrap(Wrap { trim: false })
             .scroll((lesson.scroll, 0)),

@@ -3,9 +3,11 @@
 //! [`draw`] never does I/O, never spawns and never changes the state: each pane is a function
 //! of its part of the state and the area it is given, so a frame is a snapshot of the state.
 
+mod course_overlay;
 mod dashboard;
 mod editor;
 mod lesson;
+mod lesson_step;
 mod output;
 mod overlay;
 mod startup;
@@ -102,13 +104,7 @@ fn running(frame: &mut Frame, area: Rect, state: &State, t: &Theme) {
     let p = panes(area, state);
     let overlay_open = state.overlay != Overlay::None;
     title::render(frame, p.title, state, t);
-    lesson::render(
-        frame,
-        p.lesson,
-        &state.lesson,
-        state.focus == Focus::Lesson,
-        t,
-    );
+    lesson::render(frame, p.lesson, state, state.focus == Focus::Lesson, t);
     editor::render(
         frame,
         p.editor,

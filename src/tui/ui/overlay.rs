@@ -22,10 +22,16 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, t: &Theme) {
         Overlay::HistorySearch { query, selected } => {
             history(frame, area, &state.console.history, query, *selected, t)
         }
+        Overlay::Lessons { selected } => {
+            super::course_overlay::lessons(frame, area, state, *selected, t)
+        }
+        Overlay::ConfirmSolve | Overlay::ConfirmReset { .. } | Overlay::ConfirmOpen { .. } => {
+            super::course_overlay::confirm(frame, area, state, t)
+        }
     }
 }
 
-fn boxed<'a>(title: &'a str, t: &Theme) -> Block<'a> {
+pub(super) fn boxed<'a>(title: &'a str, t: &Theme) -> Block<'a> {
     Block::bordered()
         .border_type(BorderType::Thick)
         .border_style(t.overlay_border)
@@ -72,14 +78,20 @@ const NODES: Section = (
     ],
 );
 const RESULTS: Section = (
-    "Results",
+    "Results, lesson",
+    &[("↑↓←→ PgUp PgDn", "scroll, page"), ("Home", "first row")],
+);
+const LESSON: Section = (
+    "Lesson",
     &[
-        ("↑↓←→", "scroll"),
-        ("PgUp PgDn", "page"),
-        ("Home", "first row"),
+        ("F3", "check the step now"),
+        ("F4", "next hint"),
+        ("F9", "run the solution"),
+        ("F10", "lessons and progress"),
+        ("Ctrl-N / P", "next / previous step"),
+        ("1-9", "answer the quiz"),
     ],
 );
-const LESSON: Section = ("Lesson", &[("↑↓", "scroll"), ("PgUp PgDn", "page")]);
 
 const KEY_W: usize = 12;
 

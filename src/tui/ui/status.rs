@@ -58,9 +58,28 @@ const NODES_SHORT: Keys = &[
     ("↑↓", "select"),
 ];
 const LESSON: Keys = &[
+    ("F3", "check"),
+    ("F4", "hint"),
+    ("F9", "solution"),
+    ("F10", "lessons"),
+    ("Ctrl-N/P", "next/prev step"),
+    ("1-9", "answer"),
     ("↑↓", "scroll"),
-    ("PgUp/PgDn", "page"),
     ("Tab", "next pane"),
+];
+const LESSON_SHORT: Keys = &[
+    ("F3", "check"),
+    ("F4", "hint"),
+    ("F9", "solve"),
+    ("F10", "lessons"),
+    ("^N/^P", "step"),
+    ("1-9", "answer"),
+];
+const LESSONS: Keys = &[
+    ("↑↓", "select"),
+    ("Enter", "open"),
+    ("r", "reset"),
+    ("Esc", "close"),
 ];
 const HELP: Keys = &[("Esc", "close help")];
 const CONFIRM: Keys = &[("y", "yes, do it"), ("any other key", "no")];
@@ -81,14 +100,21 @@ fn keys(state: &State) -> [(Keys, Keys); 2] {
     let same = |k: Keys, a: Keys| [(k, a), (k, a)];
     match (&state.phase, &state.overlay) {
         (_, Overlay::Help) => same(HELP, QUIT),
-        (_, Overlay::Confirm(_)) => same(CONFIRM, NONE),
+        (
+            _,
+            Overlay::Confirm(_)
+            | Overlay::ConfirmSolve
+            | Overlay::ConfirmReset { .. }
+            | Overlay::ConfirmOpen { .. },
+        ) => same(CONFIRM, NONE),
+        (_, Overlay::Lessons { .. }) => same(LESSONS, NONE),
         (_, Overlay::HistorySearch { .. }) => same(SEARCH, NONE),
         (Phase::Starting { .. }, _) => same(NONE, QUIT),
         (Phase::Running, _) => match state.focus {
             Focus::Editor => [(EDITOR, ALWAYS), (EDITOR_SHORT, ALWAYS_SHORT)],
             Focus::Results => [(RESULTS, ALWAYS), (RESULTS, ALWAYS_SHORT)],
             Focus::Nodes => [(NODES, ALWAYS), (NODES_SHORT, ALWAYS_SHORT)],
-            Focus::Lesson => [(LESSON, ALWAYS), (LESSON, ALWAYS_SHORT)],
+            Focus::Lesson => [(LESSON, ALWAYS), (LESSON_SHORT, ALWAYS_SHORT)],
         },
     }
 }

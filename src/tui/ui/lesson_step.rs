@@ -1,0 +1,118 @@
+//! The open step in the lesson pane: its text, the quiz, the hints asked for, how each check
+//! stands, and what to do next.
+
+use ratatui::text::{Line, Span};
+
+use super::lesson::{inline_owned, lines as markdown};
+use crate::lesson::model::Step;
+use crate::lesson::progress::StepOutcome;
+use crate::lesson::verify::describe;
+use crate::tui::course::{CheckState, Course};
+use crate::tui::theme::Theme;
+
+pub fn lines<'a>(course: &Course, step: &'a Step, t: &Theme) -> Vec<Line<'a>> {
+    let mut out = markdown(&step.text, t);
+    if let Some(quiz) = &step.quiz {
+        out.push(Line::default());
+        out.push(Line::styled("Question", t.heading));
+        for l in quiz.question.lines() {
+            out.push(inline_owned(l, t));
+        }
+        let answered = course.attempt.quiz_answer;
+        for (i, choice) in quiz.choices.iter().enumerate() {
+            let mark = match answered {
+                Some(a) if a == i && quiz.is_right(i) => Span::styled(" ✓ ", t.ok),
+                Some(a) if a == i => Span::styled(" ✗ ", t.error),
+                _ => Span::raw("   "),
+            };
+            let mut line = inline_owned(choice, t);
+            line.spans.insert(0, mark);
+            line.spans
+                .insert(1, Span::styled(format!("{}) ", i + 1), t.key));
+            out.push(line);
+        }
+        match answered {
+            Some(a) if quiz.is_right(a) => {
+                for l in quiz.explain.lines() {
+                    out.push(inline_owned(l, t).style(t.dim));
+                }
+            }
+            Some(_) => out.push(Line::styled("Not that one: try another.", t.warning)),
+            None => out.push(Line::styled(
+                "Answer with 1–9 in this pane (Tab moves here).",
+                t.dim,
+            )),
+        }
+    }
+    if course.hints_shown > 0 {
+        out.push(Line::default());
+        out.push(Line::styled("Hints", t.heading));
+        for (i, hint) in step.hints.iter().take(course.hints_shown).enumerate() {
+            let mut line = inline_owned(hint, t);
+            line.spans
+                .insert(0, Span::styled(format!(" {}. ", i + 1), t.dim));
+            out.push(line);
+        }
+    }
+    out.push(Line::default());
+    out.push(Line::styled("Checks", t.heading));
+    for (check, state) in step.checks.iter().zip(&course.checks) {
+        let (mark, style, detail) = match state {
+            CheckState::Pending => ("…", t.dim, "not checked yet".to_string()),
+            CheckState::Judged(v) if v.pass => ("✓", t.ok, v.detail.clone()),
+            CheckState::Judged(v) => ("✗", t.error, v.detail.clone()),
+        };
+        out.push(Line::from(vec![
+            Span::styled(format!(" {mark} "), style),
+            Span::styled(describe(check), t.strong),
+            Span::raw(": "),
+            Span::raw(detail),
+        ]));
+    }
+    out.push(Line::default());
+    out.extend(footer(course, step, t));
+    out
+}
+
+/// What is going on, or what to do next.
+fn footer(course: &Course, step: &Step, t: &Theme) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    if let Some(note) = &course.notice {
+        out.push(Line::styled(note.clone(), t.warning));
+    }
+    if let Some(busy) = &course.busy {
+        out.push(Line::styled(format!("⧗ {}", busy.label()), t.busy));
+        return out;
+    }
+    let last_step = course.at.is_some_and(|(l, s)| {
+        course
+            .lessons
+            .get(l)
+            .is_some_and(|lesson| s + 1 == lesson.steps.len())
+    });
+    let next = if last_step {
+        "Ctrl-N: next lesson"
+    } else {
+        "Ctrl-N: next step"
+    };
+    match course.step_done() {
+        Some(StepOutcome::Passed) => out.push(Line::styled(format!("✓ Step done. {next}"), t.ok)),
+        Some(StepOutcome::SolvedWithHelp) => out.push(Line::styled(
+            format!("✓ Step done with the solution's help. {next}"),
+            t.ok,
+        )),
+        None => {
+            let hints_left = step.hints.len().saturating_sub(course.hints_shown);
+            let hint = if hints_left > 0 {
+                format!("F4: a hint ({hints_left} left) · ")
+            } else {
+                String::new()
+            };
+            out.push(Line::styled(
+                format!("Checks run after each statement. F3: check now · {hint}F9: solution"),
+                t.dim,
+            ));
+        }
+    }
+    out
+}

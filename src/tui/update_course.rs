@@ -1,0 +1,424 @@
+//! `update` for the tutorial: opening steps, judging their checks, hints, quizzes, the
+//! solution, moving between steps and lessons.
+
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use super::course::{Busy, Course, REJUDGE_EVERY};
+use super::editor::Editor;
+use super::msg::{Effect, Fresh};
+use super::state::{Focus, Overlay, State};
+use crate::lesson::evaluate::{Run, Verdict};
+use crate::lesson::probe::patience;
+
+/// How long a solution's SQL may run before its actions go ahead anyway (a commit waiting
+/// for a synchronous standby never ends by itself).
+pub const SOLUTION_SQL_GRACE: Duration = Duration::from_secs(2);
+
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn save(course: &Course) -> Effect {
+    Effect::SaveProgress(Box::new(course.progress.clone()))
+}
+
+/// The cluster is up: open where the learner left off. A lesson never started gets its setup
+/// (on a fresh cluster if the one running is not as lessons start).
+pub fn on_ready(state: &mut State) -> Vec<Effect> {
+    let Some((l, s)) = state.course.at else {
+        return Vec::new();
+    };
+    let started = state
+        .course
+        .lessons
+        .get(l)
+        .is_some_and(|lesson| state.course.progress.lessons.contains_key(&lesson.id));
+    let fresh = if started {
+        Fresh::Never
+    } else {
+        Fresh::IfChanged
+    };
+    open(state, l, s, !started, fresh)
+}
+
+/// Opens step `s` of lesson `l`. `starting` runs the lesson's own setup first.
+pub fn open(state: &mut State, l: usize, s: usize, starting: bool, fresh: Fresh) -> Vec<Effect> {
+    let c = &mut state.course;
+    let Some(lesson) = c.lessons.get(l).cloned() else {
+        return Vec::new();
+    };
+    let Some(step) = lesson.steps.get(s).cloned() else {
+        return Vec::new();
+    };
+    c.bank_time();
+    c.at = Some((l, s));
+    c.reset_step_state();
+    c.opened_at = Some(Instant::now());
+    c.progress.current_lesson = Some(lesson.id.clone());
+    c.progress
+        .lessons
+        .entry(lesson.id.clone())
+        .or_default()
+        .current_step = Some(step.id.clone());
+    let done = c.step_done().is_some();
+    state.lesson.scroll = 0;
+    state.console.target = step.target.clone();
+    if let Some(sql) = &step.sql {
+        state.console.editor = Editor::from_text(sql);
+    }
+    let mut actions = Vec::new();
+    if starting {
+        actions.extend(lesson.setup.iter().cloned());
+    }
+    // Setup sets the scene for doing the step; a step already done is only being reread.
+    if !done {
+        actions.extend(step.setup.iter().cloned());
+    }
+    let mut effects = vec![save(&state.course)];
+    if actions.is_empty() && fresh == Fresh::Never {
+        effects.extend(judge(state, Duration::ZERO));
+    } else {
+        let c = &mut state.course;
+        c.busy = Some(if fresh == Fresh::Never {
+            Busy::Preparing(
+                actions
+                    .iter()
+                    .map(|a| a.label())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )
+        } else {
+            Busy::Preparing(format!("{} setup", lesson.id))
+        });
+        effects.push(Effect::Prepare {
+            round: c.judge_gen,
+            fresh,
+            lesson: lesson.id.clone(),
+            actions,
+        });
+    }
+    effects
+}
+
+/// Judges what needs no I/O now and asks for the `sql` checks, retried for `wait`.
+pub fn judge(state: &mut State, wait: Duration) -> Vec<Effect> {
+    let snap = state.dash.snapshot.clone();
+    let c = &mut state.course;
+    if c.busy.is_some() || c.step().is_none() {
+        return Vec::new();
+    }
+    let mut effects = Vec::new();
+    if c.judge_local(snap.as_deref()) {
+        c.judging = true;
+        c.last_judged = Some(Instant::now());
+        effects.push(Effect::JudgeSql {
+            round: c.judge_gen,
+            checks: c.sql_checks(),
+            patience: wait,
+        });
+    }
+    effects.extend(passed(state));
+    effects
+}
+
+/// Records the step when every check passes.
+fn passed(state: &mut State) -> Vec<Effect> {
+    if state.course.record_if_passed(now_unix()) {
+        vec![save(&state.course)]
+    } else {
+        Vec::new()
+    }
+}
+
+/// A statement the learner ran has finished: it may satisfy a `ran` check, and it may have
+/// changed what `sql` checks see (given the time replication needs).
+pub fn on_run_finished(
+    state: &mut State,
+    text: String,
+    target: crate::sql::Target,
+    sqlstate: Option<String>,
+) -> Vec<Effect> {
+    if state.course.step().is_none() {
+        return Vec::new();
+    }
+    state.course.attempt.runs.push(Run {
+        text,
+        target,
+        sqlstate,
+    });
+    let mut effects = solution_actions(state);
+    let wait = state
+        .course
+        .step()
+        .map_or(Duration::ZERO, |s| patience(s, Duration::ZERO));
+    effects.extend(judge(state, wait));
+    effects
+}
+
+/// Telemetry moved: telemetry checks are judged on every snapshot; `sql` checks when an
+/// event happened or a while has passed.
+pub fn on_snapshot(state: &mut State) -> Vec<Effect> {
+    let Some(snap) = state.dash.snapshot.clone() else {
+        return Vec::new();
+    };
+    let mut effects = Vec::new();
+    if state
+        .course
+        .pending_since
+        .is_some_and(|t| t.elapsed() >= SOLUTION_SQL_GRACE)
+    {
+        effects.extend(solution_actions(state));
+    }
+    let c = &mut state.course;
+    if c.busy.is_some() || c.step().is_none() {
+        return effects;
+    }
+    let newest = snap.events.last().map_or(0, |e| e.at_ms);
+    let moved = newest > c.last_event_ms;
+    c.last_event_ms = c.last_event_ms.max(newest);
+    let due = c.last_judged.is_none_or(|t| t.elapsed() >= REJUDGE_EVERY);
+    let has_sql = c.judge_local(Some(&snap));
+    if has_sql && !c.judging && (moved || due) {
+        c.judging = true;
+        c.last_judged = Some(Instant::now());
+        effects.push(Effect::JudgeSql {
+            round: c.judge_gen,
+            checks: c.sql_checks(),
+            patience: Duration::ZERO,
+        });
+    }
+    effects.extend(passed(state));
+    effects
+}
+
+pub fn on_sql_verdicts(
+    state: &mut State,
+    round: u64,
+    verdicts: Vec<(usize, Verdict)>,
+    last: bool,
+) -> Vec<Effect> {
+    state.course.apply_sql_verdicts(round, verdicts, last);
+    passed(state)
+}
+
+/// Setup or solution actions are done (or failed: the pane says why).
+pub fn on_prepared(state: &mut State, round: u64, result: Result<String, String>) -> Vec<Effect> {
+    let c = &mut state.course;
+    if round != c.judge_gen {
+        return Vec::new();
+    }
+    c.busy = None;
+    if let Err(e) = result {
+        c.notice = Some(e);
+    }
+    judge(state, Duration::from_secs(5))
+}
+
+pub fn check_now(state: &mut State) -> Vec<Effect> {
+    state.course.judging = false;
+    let wait = state
+        .course
+        .step()
+        .map_or(Duration::ZERO, |s| patience(s, Duration::ZERO));
+    judge(state, wait)
+}
+
+pub fn hint(state: &mut State) -> Vec<Effect> {
+    let c = &mut state.course;
+    let (Some(lesson), Some(step)) = (c.lesson().cloned(), c.step().cloned()) else {
+        return Vec::new();
+    };
+    if c.hints_shown >= step.hints.len() {
+        return Vec::new();
+    }
+    c.hints_shown += 1;
+    let record = c.progress.step_mut(&lesson.id, &step.id);
+    record.hints_used = record.hints_used.max(c.hints_shown as u32);
+    state.focus = Focus::Lesson;
+    vec![save(&state.course)]
+}
+
+pub fn answer(state: &mut State, choice: usize) -> Vec<Effect> {
+    let c = &mut state.course;
+    let (Some(lesson), Some(step)) = (c.lesson().cloned(), c.step().cloned()) else {
+        return Vec::new();
+    };
+    let Some(quiz) = &step.quiz else {
+        return Vec::new();
+    };
+    if choice >= quiz.choices.len() {
+        return Vec::new();
+    }
+    c.attempt.quiz_answer = Some(choice);
+    c.progress.step_mut(&lesson.id, &step.id).quiz_answer = Some(choice);
+    let mut effects = vec![save(&state.course)];
+    effects.extend(judge(state, Duration::ZERO));
+    effects
+}
+
+/// F9, confirmed: the solution's SQL runs in the console where the learner sees it, its
+/// actions after it; the step then counts as solved with help.
+pub fn solve(state: &mut State) -> Vec<Effect> {
+    let Some(step) = state.course.step().cloned() else {
+        return Vec::new();
+    };
+    state.course.helped = true;
+    let mut effects = Vec::new();
+    if let Some(quiz) = &step.quiz {
+        effects.extend(answer(state, quiz.answer));
+    }
+    let Some(solution) = step.solution.clone() else {
+        return effects;
+    };
+    let actions = solution.actions.clone();
+    match &solution.sql {
+        Some(sql) if state.console.running.is_none() => {
+            state.console.target = step.target.clone();
+            state.console.editor = Editor::from_text(sql);
+            state.focus = Focus::Editor;
+            if !actions.is_empty() {
+                state.course.pending_actions = Some(actions);
+                state.course.pending_since = Some(Instant::now());
+            }
+            effects.extend(super::update::run(state));
+        }
+        Some(_) => {
+            state.console.output.info =
+                Some("a statement is still running: cancel it (Ctrl-C) first".into());
+        }
+        None => {
+            state.course.pending_actions = Some(actions);
+            effects.extend(solution_actions(state));
+        }
+    }
+    effects
+}
+
+/// Runs the solution's actions that waited for its SQL.
+fn solution_actions(state: &mut State) -> Vec<Effect> {
+    let c = &mut state.course;
+    let Some(actions) = c.pending_actions.take() else {
+        return Vec::new();
+    };
+    c.pending_since = None;
+    c.busy = Some(Busy::Solving);
+    vec![Effect::Prepare {
+        round: c.judge_gen,
+        fresh: Fresh::Never,
+        lesson: c.lesson().map(|l| l.id.clone()).unwrap_or_default(),
+        actions,
+    }]
+}
+
+/// Ctrl-N: the next step, or the next lesson after the last step.
+pub fn next(state: &mut State) -> Vec<Effect> {
+    let Some((l, s)) = state.course.at else {
+        return Vec::new();
+    };
+    let steps = state.course.lessons.get(l).map_or(0, |x| x.steps.len());
+    if s + 1 < steps {
+        return open(state, l, s + 1, false, Fresh::Never);
+    }
+    if l + 1 < state.course.lessons.len() {
+        return open_lesson(state, l + 1, false);
+    }
+    state.overlay = Overlay::Lessons { selected: l };
+    Vec::new()
+}
+
+/// Ctrl-P: the previous step of this lesson.
+pub fn prev(state: &mut State) -> Vec<Effect> {
+    match state.course.at {
+        Some((l, s)) if s > 0 => open(state, l, s - 1, false, Fresh::Never),
+        _ => Vec::new(),
+    }
+}
+
+/// Opens lesson `l` where the learner was in it; unfinished prerequisites ask first unless
+/// `anyway`.
+pub fn open_lesson(state: &mut State, l: usize, anyway: bool) -> Vec<Effect> {
+    let missing = state.course.missing_requirements(l);
+    if !anyway && !missing.is_empty() {
+        state.overlay = Overlay::ConfirmOpen { lesson: l, missing };
+        return Vec::new();
+    }
+    let Some(lesson) = state.course.lessons.get(l).cloned() else {
+        return Vec::new();
+    };
+    if state.course.at.map(|(i, _)| i) == Some(l) {
+        return Vec::new();
+    }
+    let s = state
+        .course
+        .progress
+        .first_unfinished_step(&lesson)
+        .unwrap_or(0);
+    open(state, l, s, true, Fresh::IfChanged)
+}
+
+/// Forgets the lesson's progress and starts it again on a fresh cluster.
+pub fn reset(state: &mut State, l: usize) -> Vec<Effect> {
+    let Some(lesson) = state.course.lessons.get(l).cloned() else {
+        return Vec::new();
+    };
+    state.course.progress.reset_lesson(&lesson.id);
+    state.course.busy = None;
+    let mut effects = open(state, l, 0, true, Fresh::Always);
+    state.course.busy = Some(Busy::Recreating(lesson.id.clone()));
+    effects.push(save(&state.course));
+    effects
+}
+
+/// Keys of the lesson list.
+pub fn lessons_key(state: &mut State, k: KeyEvent) -> Vec<Effect> {
+    let Overlay::Lessons { selected } = &mut state.overlay else {
+        return Vec::new();
+    };
+    let n = state.course.lessons.len();
+    match k.code {
+        KeyCode::Esc | KeyCode::Char('q') => state.overlay = Overlay::None,
+        KeyCode::Up => *selected = selected.saturating_sub(1),
+        KeyCode::Down => *selected = (*selected + 1).min(n.saturating_sub(1)),
+        KeyCode::Enter => {
+            let l = *selected;
+            state.overlay = Overlay::None;
+            return open_lesson(state, l, false);
+        }
+        KeyCode::Char('r') => {
+            let l = *selected;
+            state.overlay = Overlay::ConfirmReset { lesson: l };
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+/// The answer to one of the tutorial's yes/no questions.
+pub fn confirm_key(state: &mut State, k: KeyEvent) -> Vec<Effect> {
+    let yes = matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y'));
+    let overlay = std::mem::replace(&mut state.overlay, Overlay::None);
+    if !yes {
+        return Vec::new();
+    }
+    match overlay {
+        Overlay::ConfirmSolve => solve(state),
+        Overlay::ConfirmReset { lesson } => reset(state, lesson),
+        Overlay::ConfirmOpen { lesson, .. } => open_lesson(state, lesson, true),
+        _ => Vec::new(),
+    }
+}
+
+/// Digits in the lesson pane answer the quiz: 1 is the first choice.
+pub fn lesson_pane_key(state: &mut State, k: KeyEvent) -> Option<Vec<Effect>> {
+    match k.code {
+        KeyCode::Char(c @ '1'..='9') => {
+            let choice = c as usize - '1' as usize;
+            Some(answer(state, choice))
+        }
+        _ => None,
+    }
+}
