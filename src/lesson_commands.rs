@@ -29,15 +29,16 @@ pub async fn run(command: LessonsCommand) -> Result<()> {
     }
 }
 
-/// Every problem on its own line, then a count: the error a command returns for bad lessons.
+/// Prints every problem on a line of its own; the error says how many there were.
 fn problems(errors: &[LessonError]) -> RuntimeError {
-    let mut text: Vec<String> = errors.iter().map(ToString::to_string).collect();
-    text.push(format!(
+    for e in errors {
+        eprintln!("{e}");
+    }
+    RuntimeError::new(format!(
         "{} problem{} in the lessons above",
         errors.len(),
         if errors.len() == 1 { "" } else { "s" }
-    ));
-    RuntimeError::new(text.join("\n"))
+    ))
 }
 
 /// The lessons at `path` (a file or a folder), or the shipped ones.
@@ -58,8 +59,8 @@ fn load(path: Option<&Path>) -> std::result::Result<Vec<Lesson>, Vec<LessonError
 }
 
 /// The lessons the app and `list` use: the instructor's folder when set, else the shipped ones.
-pub fn catalog(settings: &Settings) -> Result<Vec<Lesson>> {
-    load(settings.lessons.as_deref()).map_err(|e| problems(&e))
+pub fn catalog(settings: &Settings) -> std::result::Result<Vec<Lesson>, Vec<LessonError>> {
+    load(settings.lessons.as_deref())
 }
 
 pub fn progress_store(settings: &Settings) -> ProgressStore {
@@ -102,7 +103,7 @@ struct Listed<'a> {
 
 fn list(flags: &LessonFlags, json: bool) -> Result<()> {
     let settings = load_settings(flags)?;
-    let lessons = catalog(&settings)?;
+    let lessons = catalog(&settings).map_err(|e| problems(&e))?;
     let (_, progress) = load_progress(&settings)?;
     let listed: Vec<Listed> = lessons
         .iter()
@@ -153,7 +154,7 @@ fn list(flags: &LessonFlags, json: bool) -> Result<()> {
 
 fn reset(id: Option<&str>, flags: &LessonFlags) -> Result<()> {
     let settings = load_settings(flags)?;
-    let lessons = catalog(&settings)?;
+    let lessons = catalog(&settings).map_err(|e| problems(&e))?;
     let (store, mut progress) = load_progress(&settings)?;
     match id {
         Some(id) => {

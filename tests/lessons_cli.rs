@@ -45,7 +45,128 @@ fn a_bad_file_is_named_with_line_column_and_field() {
     let (ok, _, stderr) = check(&["tests/bad_lessons/no-such-file.toml"]);
     assert!(!ok);
     assert!(
-        stderr.contains("cannot read tests/bad_lessons/no-such-file.toml"),
+        stderr.contains("tests/bad_lessons/no-such-file.toml: cannot read it: No such file"),
         "{stderr}"
     );
+}
+
+/// `lessons list` and `lessons reset` on a progress folder of the test's own.
+fn lessons(progress: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .arg("lessons")
+        .args(args)
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .env("REPLICA_LAB_PROGRESS_DIR", progress)
+        .env("REPLICA_LAB_LEARNER", "ada")
+        .output()
+        .expect("run replica-lab");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn listed(progress: &std::path::Path) -> serde_json::Value {
+    let (ok, stdout, stderr) = lessons(progress, &["list", "--json"]);
+    assert!(ok, "{stderr}");
+    serde_json::from_str(&stdout).expect("list --json is JSON")
+}
+
+fn done(list: &serde_json::Value, id: &str) -> u64 {
+    list["lessons"]
+        .as_array()
+        .and_then(|l| l.iter().find(|x| x["id"] == id))
+        .and_then(|x| x["done"].as_u64())
+        .unwrap_or(u64::MAX)
+}
+
+#[test]
+fn list_shows_progress_and_reset_forgets_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let list = listed(dir.path());
+    assert_eq!(list["learner"], "ada");
+    let shipped = replica_lab::lesson::builtin_lessons().expect("shipped lessons");
+    assert_eq!(
+        list["lessons"].as_array().map(Vec::len),
+        Some(shipped.len())
+    );
+    assert_eq!(done(&list, "01-topology"), 0);
+
+    // Two steps of lesson 1 done (one with help), one of lesson 2.
+    let first = &shipped[0];
+    let second = &shipped[1];
+    let progress = serde_json::json!({
+        "version": 1,
+        "learner": "ada",
+        "current_lesson": first.id,
+        "lessons": {
+            first.id.clone(): { "steps": {
+                first.steps[0].id.clone(): { "outcome": "passed" },
+                first.steps[1].id.clone(): { "outcome": "solved-with-help" },
+            }},
+            second.id.clone(): { "steps": {
+                second.steps[0].id.clone(): { "outcome": "passed" },
+            }},
+        }
+    });
+    std::fs::write(dir.path().join("ada.json"), progress.to_string()).expect("seed progress");
+    let list = listed(dir.path());
+    assert_eq!(done(&list, &first.id), 2);
+    assert_eq!(done(&list, &second.id), 1);
+    let (ok, text, _) = lessons(dir.path(), &["list"]);
+    assert!(ok);
+    assert!(text.contains("(1 with help)"), "{text}");
+
+    let (ok, stdout, stderr) = lessons(dir.path(), &["reset", &first.id]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains(&format!("progress in {} forgotten", first.id)));
+    let list = listed(dir.path());
+    assert_eq!(done(&list, &first.id), 0);
+    assert_eq!(
+        done(&list, &second.id),
+        1,
+        "another lesson's progress stays"
+    );
+
+    let (ok, _, stderr) = lessons(dir.path(), &["reset", "99-nothing"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("no lesson \"99-nothing\": the lessons are 01-topology"),
+        "{stderr}"
+    );
+
+    let (ok, _, _) = lessons(dir.path(), &["reset"]);
+    assert!(ok);
+    assert_eq!(done(&listed(dir.path()), &second.id), 0);
+}
+
+#[test]
+fn an_instructors_folder_replaces_the_shipped_lessons() {
+    let progress = tempfile::tempdir().expect("temp dir");
+    let folder = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(
+        "lessons/02-write-read.toml",
+        folder.path().join("02-write-read.toml"),
+    )
+    .expect("copy a lesson");
+    // Its prerequisite is not in the folder: an error naming the file and field.
+    let dir = folder.path().to_string_lossy().into_owned();
+    let (ok, _, stderr) = lessons(progress.path(), &["list", "--lessons", &dir]);
+    assert!(!ok);
+    assert!(stderr.contains("02-write-read.toml:"), "{stderr}");
+    assert!(stderr.contains("requires[0]"), "{stderr}");
+    std::fs::copy(
+        "lessons/01-topology.toml",
+        folder.path().join("01-topology.toml"),
+    )
+    .expect("copy a lesson");
+    let (ok, stdout, stderr) = lessons(progress.path(), &["list", "--json", "--lessons", &dir]);
+    assert!(ok, "{stderr}");
+    let list: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    let ids: Vec<&str> = list["lessons"]
+        .as_array()
+        .map(|l| l.iter().filter_map(|x| x["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(ids, ["01-topology", "02-write-read"]);
 }

@@ -304,10 +304,7 @@ impl Console {
     }
 
     fn write(&self) -> Endpoint {
-        Endpoint {
-            target: Target::Write,
-            addr: self.pg.addr(),
-        }
+        Endpoint::socket(Target::Write, self.pg.addr())
     }
 
     /// Queues a run and returns its id.
@@ -670,10 +667,7 @@ async fn another_endpoint_or_a_dead_connection_gets_a_new_session() {
     c.sticky("BEGIN").await.ok();
 
     // Same address, other target: a new connection, and the open transaction is gone.
-    let node = Endpoint {
-        target: Target::Node("pg1".into()),
-        addr: c.pg.addr(),
-    };
+    let node = Endpoint::socket(Target::Node("pg1".into()), c.pg.addr());
     let run = c
         .run_on(node.clone(), "SELECT pg_backend_pid()", false)
         .await
@@ -714,10 +708,7 @@ async fn a_closed_port_gives_a_clear_error_and_the_session_goes_on() {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a port");
         listener.local_addr().expect("its address")
     };
-    let nowhere = Endpoint {
-        target: Target::Node("pg9".into()),
-        addr: closed,
-    };
+    let nowhere = Endpoint::socket(Target::Node("pg9".into()), closed);
     for fresh in [false, true] {
         let run = c.run_on(nowhere.clone(), "SELECT 1", fresh).await;
         assert!(run.started.is_none(), "{run:?}");
@@ -745,14 +736,7 @@ async fn a_server_that_never_answers_times_out() {
     let addr = silent.local_addr().expect("its address");
     let begun = Instant::now();
     let run = c
-        .run_on(
-            Endpoint {
-                target: Target::Read,
-                addr,
-            },
-            "SELECT 1",
-            false,
-        )
+        .run_on(Endpoint::socket(Target::Read, addr), "SELECT 1", false)
         .await;
     assert_eq!(
         run.error().message,
@@ -898,10 +882,7 @@ async fn cancel_reaches_the_statement_through_a_round_robin_proxy() {
     ) else {
         return;
     };
-    let read = Endpoint {
-        target: Target::Read,
-        addr: proxy.addr,
-    };
+    let read = Endpoint::socket(Target::Read, proxy.addr);
     for (round, fresh) in [false, true, false, true].into_iter().enumerate() {
         let id = c.start(read.clone(), "SELECT pg_sleep(30)", fresh).await;
         match c.next_event().await {

@@ -108,6 +108,12 @@ const F5: &[u8] = b"\x1b[15~";
 const F6: &[u8] = b"\x1b[17~";
 const F7: &[u8] = b"\x1b[18~";
 const CTRL_L: &[u8] = b"\x0c";
+const F4: &[u8] = b"\x1bOS";
+const F10: &[u8] = b"\x1b[21~";
+const CTRL_N: &[u8] = b"\x0e";
+const TAB: &[u8] = b"\t";
+const DOWN: &[u8] = b"\x1b[B";
+const ENTER: &[u8] = b"\r";
 const CTRL_Q: &[u8] = b"\x11";
 
 fn served_by(screen: &str) -> Option<String> {
@@ -187,4 +193,120 @@ fn a_panic_in_a_background_task_restores_the_terminal() {
         "the terminal is still raw:\n{screen}"
     );
     assert!(!screen.contains("-echo "), "echo is still off:\n{screen}");
+}
+
+/// Lesson 2 from the lesson list to its last quiz, each step turning green by itself after
+/// the statement that does it; then the progress file and `lessons list` agree.
+#[test]
+fn a_learner_walks_through_lesson_two() {
+    let c = TestCluster::new("t-tui-lesson", 20, Rt::Local);
+    c.up(2);
+    let mut app = Pty::start(&c, &[]);
+    app.wait_for(Duration::from_secs(20), "lesson 1 open", |s| {
+        s.contains("Step 1/") && s.contains("pg3") && s.contains("UP")
+    });
+
+    // Lesson 2 from the list; lesson 1 is not done, so the app asks first.
+    app.send(F10);
+    app.wait_for(Duration::from_secs(5), "the lesson list", |s| {
+        s.contains("02-write-read") && s.contains("0/4")
+    });
+    app.send(DOWN);
+    app.send(ENTER);
+    app.wait_for(Duration::from_secs(5), "the prerequisite question", |s| {
+        s.contains("Open 02-write-read now?")
+    });
+    app.send(b"y");
+    let screen = app.wait_for(Duration::from_secs(20), "step 1 of lesson 2", |s| {
+        s.contains("Step 1/4") && s.contains("CREATE TABLE IF NOT EXISTS replication_test")
+    });
+    assert!(screen.contains("SQL → write"), "{screen}");
+
+    // Step 1: the editor holds the CREATE TABLE; running it is the step.
+    app.send(F5);
+    app.wait_for(Duration::from_secs(20), "step 1 done", |s| {
+        s.contains("Step done") && s.contains("CREATE TABLE")
+    });
+
+    // Step 2: a hint, then the INSERT.
+    app.send(CTRL_N);
+    app.wait_for(Duration::from_secs(10), "step 2", |s| {
+        s.contains("Step 2/4")
+    });
+    app.send(F4);
+    app.wait_for(Duration::from_secs(5), "the first hint", |s| {
+        s.contains("Hints")
+    });
+    app.send(F2);
+    app.send(CTRL_L);
+    app.send(b"INSERT INTO replication_test (message) VALUES ('from the pty');");
+    app.send(F5);
+    app.wait_for(Duration::from_secs(20), "step 2 done", |s| {
+        s.contains("INSERT 0 1") && s.contains("Step done")
+    });
+
+    // Step 3 points the console at `read`.
+    app.send(CTRL_N);
+    app.wait_for(Duration::from_secs(10), "step 3 on read", |s| {
+        s.contains("Step 3/4") && s.contains("SQL → read")
+    });
+    app.send(F2);
+    app.send(CTRL_L);
+    app.send(b"SELECT message, inet_server_addr() FROM replication_test;");
+    app.send(F5);
+    let screen = app.wait_for(Duration::from_secs(20), "step 3 done", |s| {
+        s.contains("from the pty") && s.contains("Step done")
+    });
+    let replica = served_by(&screen).unwrap_or_default();
+    assert!(["pg2", "pg3"].contains(&replica.as_str()), "{screen}");
+
+    // Step 4: a statement and a quiz; a wrong answer first.
+    app.send(CTRL_N);
+    app.wait_for(Duration::from_secs(10), "step 4", |s| {
+        s.contains("Step 4/4")
+    });
+    app.send(F2);
+    app.send(CTRL_L);
+    app.send(b"SELECT pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn();");
+    app.send(F5);
+    app.wait_for(Duration::from_secs(20), "the LSNs and the ran check", |s| {
+        s.contains("✓ ran “pg_last_wal_replay_lsn”")
+    });
+    app.send(TAB);
+    app.send(TAB);
+    app.send(TAB);
+    app.send(b"1");
+    app.wait_for(Duration::from_secs(5), "the wrong answer marked", |s| {
+        s.contains("not that answer")
+    });
+    app.send(b"2");
+    app.wait_for(Duration::from_secs(10), "step 4 done", |s| {
+        s.contains("Step done") && s.contains("next lesson")
+    });
+
+    app.send(CTRL_Q);
+    let screen = app.wait_for(Duration::from_secs(10), "the exit", |s| s.contains("EXIT="));
+    assert!(screen.contains("EXIT=0"), "{screen}");
+
+    let out = std::process::Command::new(BIN)
+        .args(["lessons", "list", "--json"])
+        .env("REPLICA_LAB_PROGRESS_DIR", c.data_dir.join("progress"))
+        .env("REPLICA_LAB_LEARNER", "tester")
+        .output()
+        .expect("lessons list");
+    let listed: serde_json::Value = serde_json::from_str(&String::from_utf8_lossy(&out.stdout))
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let lesson = |id: &str| {
+        listed["lessons"]
+            .as_array()
+            .and_then(|l| l.iter().find(|x| x["id"] == id))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let two = lesson("02-write-read");
+    assert_eq!(two["done"], 4, "{listed}");
+    assert_eq!(two["with_help"], 0, "{listed}");
+    assert_eq!(two["complete"], true, "{listed}");
+    assert_eq!(lesson("01-topology")["done"], 0, "{listed}");
+    assert_eq!(listed["learner"], "tester", "{listed}");
 }

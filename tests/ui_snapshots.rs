@@ -119,6 +119,168 @@ snap!(
     24
 );
 
+snap!(course_checks_80x24, course_checks(), 80, 24);
+snap!(course_checks_160x48, course_checks(), 160, 48);
+snap!(course_quiz_wrong_80x24, course_quiz_wrong(), 80, 24);
+snap!(course_quiz_wrong_160x48, course_quiz_wrong(), 160, 48);
+snap!(course_quiz_right_80x24, course_quiz_right(), 80, 24);
+snap!(course_quiz_right_160x48, course_quiz_right(), 160, 48);
+snap!(course_hints_80x24, course_hints(), 80, 24);
+snap!(course_hints_160x48, course_hints(), 160, 48);
+snap!(course_busy_80x24, course_busy(), 80, 24);
+snap!(course_busy_160x48, course_busy(), 160, 48);
+snap!(course_done_80x24, course_done(), 80, 24);
+snap!(course_done_160x48, course_done(), 160, 48);
+snap!(
+    course_lessons_80x24,
+    with_overlay(course_checks(), Overlay::Lessons { selected: 2 }),
+    80,
+    24
+);
+snap!(
+    course_lessons_160x48,
+    with_overlay(course_checks(), Overlay::Lessons { selected: 2 }),
+    160,
+    48
+);
+snap!(
+    course_confirm_solve_80x24,
+    with_overlay(course_checks(), Overlay::ConfirmSolve),
+    80,
+    24
+);
+snap!(
+    course_confirm_solve_160x48,
+    with_overlay(course_checks(), Overlay::ConfirmSolve),
+    160,
+    48
+);
+snap!(
+    course_confirm_reset_80x24,
+    with_overlay(course_checks(), Overlay::ConfirmReset { lesson: 1 }),
+    80,
+    24
+);
+snap!(
+    course_confirm_reset_160x48,
+    with_overlay(course_checks(), Overlay::ConfirmReset { lesson: 1 }),
+    160,
+    48
+);
+snap!(
+    course_confirm_open_80x24,
+    with_overlay(
+        course_checks(),
+        Overlay::ConfirmOpen {
+            lesson: 2,
+            missing: vec!["02-write-read".into()]
+        }
+    ),
+    80,
+    24
+);
+snap!(
+    course_confirm_open_160x48,
+    with_overlay(
+        course_checks(),
+        Overlay::ConfirmOpen {
+            lesson: 2,
+            missing: vec!["02-write-read".into()]
+        }
+    ),
+    160,
+    48
+);
+
+/// The tutorial's screens, each with the overlays it can show.
+fn course_fixtures() -> Vec<State> {
+    let mut all = vec![
+        course_checks(),
+        course_hints(),
+        course_busy(),
+        course_done(),
+        course_quiz_wrong(),
+        course_quiz_right(),
+    ];
+    let overlays = [
+        Overlay::Lessons { selected: 0 },
+        Overlay::Lessons { selected: 99 },
+        Overlay::ConfirmSolve,
+        Overlay::ConfirmReset { lesson: 3 },
+        Overlay::ConfirmReset { lesson: 99 },
+        Overlay::ConfirmOpen {
+            lesson: 2,
+            missing: vec!["02-write-read".into(), "01-topology".into()],
+        },
+    ];
+    for o in overlays {
+        all.push(with_overlay(course_hints(), o));
+    }
+    all
+}
+
+#[test]
+fn the_lesson_list_marks_done_current_and_locked_lessons() {
+    let screen = screen(
+        &with_overlay(course_checks(), Overlay::Lessons { selected: 2 }),
+        160,
+        48,
+    );
+    let row = |id: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_else(|| panic!("{id} is listed:\n{screen}"))
+            .to_string()
+    };
+    assert!(row("01-topology").contains("✓ 01-topology"), "{screen}");
+    assert!(row("01-topology").contains(" 1/1"), "{screen}");
+    assert!(row("02-write-read").contains("▶ 02-write-read"), "{screen}");
+    assert!(row("02-write-read").contains(" 1/3 (1 helped)"), "{screen}");
+    assert!(row("03-read-only").contains("· 03-read-only"), "{screen}");
+    assert!(row("03-read-only").contains(" 0/1"), "{screen}");
+    assert!(row("04-load-balancing").contains(" 0/1"), "{screen}");
+    assert!(screen.contains("Do 02-write-read first."), "{screen}");
+}
+
+#[test]
+fn the_selected_lesson_is_highlighted() {
+    let s = with_overlay(course_checks(), Overlay::Lessons { selected: 2 });
+    let term = terminal(&s, 160, 48);
+    let buf = term.backend().buffer();
+    let screen = text(buf);
+    let cell = |id: &str| {
+        let y = screen
+            .lines()
+            .position(|l| l.contains(id))
+            .unwrap_or_else(|| panic!("{id} is listed:\n{screen}"));
+        let line = screen.lines().nth(y).unwrap_or_default();
+        let x = line[..line.find(id).unwrap_or(0)].chars().count();
+        buf[(u16::try_from(x).unwrap_or(0), u16::try_from(y).unwrap_or(0))].clone()
+    };
+    let selected = cell("03-read-only");
+    assert_ne!(selected.bg, Color::Reset, "{screen}");
+    assert!(selected.modifier.contains(Modifier::BOLD));
+    assert_eq!(cell("04-load-balancing").bg, Color::Reset);
+    assert_eq!(cell("01-topology").bg, Color::Reset);
+}
+
+#[test]
+fn the_open_step_keeps_its_checks_in_sight() {
+    // However long the step's text and wherever it is scrolled, the checks stay at the foot
+    // of the lesson pane.
+    for (w, h) in [(80, 24), (100, 30), (160, 48)] {
+        for scroll in [0, 40] {
+            let mut s = course_hints();
+            s.lesson.scroll = scroll;
+            let screen = screen(&s, w, h);
+            for text in ["✓ ran “insert", "✗ sql on replicas", "… telemetry"] {
+                assert!(screen.contains(text), "{text:?} at {w}×{h}:\n{screen}");
+            }
+        }
+    }
+}
+
 fn all_fixtures() -> Vec<State> {
     let mut all = vec![
         busy(),
@@ -149,6 +311,7 @@ fn all_fixtures() -> Vec<State> {
         all.push(with_overlay(busy(), o.clone()));
         all.push(with_overlay(starting_failed(), o));
     }
+    all.extend(course_fixtures());
     all
 }
 

@@ -13,7 +13,8 @@ use crate::cluster::topology::Topology;
 use crate::runtime::{ClusterRuntime, RuntimeError, RuntimeKind};
 use crate::sql::Target;
 
-/// Where a client reaches `target` from this machine; `None` for a node the cluster lacks.
+/// Where a client reaches `target` from this machine; `None` for a node the cluster lacks, and
+/// for a URL target (`\connect`), which names its hosts itself.
 pub fn target_addr(
     rt: &dyn ClusterRuntime,
     topo: &Topology,
@@ -23,6 +24,7 @@ pub fn target_addr(
         Target::Write => Some(topo.endpoints.write),
         Target::Read => Some(topo.endpoints.read),
         Target::Node(n) => topo.node(n).map(|spec| rt.client_addr(spec)),
+        Target::Url(_) => None,
     }
 }
 

@@ -74,11 +74,15 @@ pub fn ran(check: &RanCheck, runs: &[Run]) -> Verdict {
         RanOutcome::Success => "succeed".to_string(),
         RanOutcome::Sqlstate(code) => format!("fail with SQLSTATE {code}"),
     };
+    let happened = match &check.outcome {
+        RanOutcome::Success => "it succeeded".to_string(),
+        RanOutcome::Sqlstate(code) => format!("it failed with SQLSTATE {code}, as it should"),
+    };
     if runs
         .iter()
         .any(|r| check.satisfied_by(&r.text, &r.target, r.sqlstate.as_deref()))
     {
-        return Verdict::pass(format!("ran “{}” and saw it {wanted}", check.matches));
+        return Verdict::pass(happened);
     }
     let matching: Vec<&Run> = runs
         .iter()
@@ -94,17 +98,12 @@ pub fn ran(check: &RanCheck, runs: &[Run]) -> Verdict {
         .map(|t| format!(" on {}", t.label()))
         .unwrap_or_default();
     match matching.last() {
-        None => Verdict::fail(format!("run a statement with “{}”{on}", check.matches)),
+        None => Verdict::fail(format!("not run{on} yet")),
         Some(last) if check.target.as_ref().is_some_and(|t| *t != last.target) => {
-            Verdict::fail(format!(
-                "“{}” ran on {}; run it{on}",
-                check.matches,
-                last.target.label()
-            ))
+            Verdict::fail(format!("it ran on {}; run it{on}", last.target.label()))
         }
         Some(last) => Verdict::fail(format!(
-            "“{}” ran, but {}; it should {wanted}",
-            check.matches,
+            "it {}; it should {wanted}",
             match &last.sqlstate {
                 None => "succeeded".to_string(),
                 Some(code) => format!("failed with SQLSTATE {code}"),

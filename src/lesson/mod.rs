@@ -90,23 +90,24 @@ pub use model::Lesson;
 
 /// The shipped lessons, as (path in the repository, text), in order.
 pub fn builtin() -> Vec<(&'static str, &'static str)> {
-    vec![
-        (
-            "lessons/01-topology.toml",
-            include_str!("../../lessons/01-topology.toml"),
-        ),
-        (
-            "lessons/02-write-read.toml",
-            include_str!("../../lessons/02-write-read.toml"),
-        ),
-        (
-            "lessons/03-read-only.toml",
-            include_str!("../../lessons/03-read-only.toml"),
-        ),
-        (
-            "lessons/04-load-balancing.toml",
-            include_str!("../../lessons/04-load-balancing.toml"),
-        ),
+    macro_rules! lessons {
+        ($($name:literal),* $(,)?) => {
+            vec![$((
+                concat!("lessons/", $name, ".toml"),
+                include_str!(concat!("../../lessons/", $name, ".toml")),
+            )),*]
+        };
+    }
+    lessons![
+        "01-topology",
+        "02-write-read",
+        "03-read-only",
+        "04-load-balancing",
+        "05-wal-pipeline",
+        "06-lag-pitfalls",
+        "07-replication-slots",
+        "08-hot-standby-conflicts",
+        "09-stale-reads",
     ]
 }
 

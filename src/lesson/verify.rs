@@ -13,8 +13,9 @@ use super::act::{Lab, target_addr};
 use super::evaluate::{Attempt, Run};
 use super::model::{Check, Lesson, Step};
 use super::probe::{Query, judge_step, judge_step_until, patience};
+use crate::sql::meta::{self, Meta};
 use crate::sql::session::{SessionConfig, SqlSession};
-use crate::sql::{Endpoint, SqlEvent, Target};
+use crate::sql::{Address, Endpoint, SqlEvent, Target};
 use crate::telemetry::model::Snapshot;
 
 /// How long checks get to pass after a solution when none says `within`.
@@ -248,32 +249,54 @@ impl Console {
         Console { session, state }
     }
 
-    /// Sends `text` to `target`; the receiver fires when the run has finished.
+    /// Sends `text` to `target`, as the console's F5 would: backslash commands that query
+    /// (`\dt`, `\d NAME`) become their SQL, and `\connect URL` opens a new session on the
+    /// URL and shows where it landed (recorded with the URL as its target, like the console
+    /// does). The receiver fires when the run has finished.
     pub async fn run(
         &self,
         lab: &Lab,
         target: &Target,
         text: &str,
     ) -> Result<tokio::sync::oneshot::Receiver<()>, String> {
-        let record = lab.record().map_err(|e| e.to_string())?;
-        let addr: SocketAddr = target_addr(lab.rt.as_ref(), &record.topology(), target)
-            .ok_or_else(|| format!("no node {} in the cluster", target.label()))?;
+        let (sql, connect) = match meta::parse(text) {
+            Meta::Sql(sql) => (sql, None),
+            Meta::ListTables => (meta::list_tables_sql().to_string(), None),
+            Meta::Describe(name) => (meta::describe_sql(&name), None),
+            Meta::Connect(url) => {
+                crate::sql::url::parse(&url).map_err(|e| format!("\\connect: {e}"))?;
+                (meta::connect_probe_sql().to_string(), Some(url))
+            }
+            _ => {
+                return Err(format!(
+                    "{}: only SQL, \\dt, \\d NAME and \\connect run anything",
+                    text.trim()
+                ));
+            }
+        };
+        let endpoint = match connect {
+            Some(url) => Endpoint::url(url),
+            None => {
+                let record = lab.record().map_err(|e| e.to_string())?;
+                let addr: SocketAddr = target_addr(lab.rt.as_ref(), &record.topology(), target)
+                    .ok_or_else(|| format!("no node {} in the cluster", target.label()))?;
+                Endpoint::socket(target.clone(), addr)
+            }
+        };
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
         let id = {
             let mut l = ledger(&self.state);
             l.next_id += 1;
             let id = l.next_id;
-            l.pending
-                .insert(id, (text.to_string(), target.clone(), Some(done_tx)));
+            let recorded = (text.to_string(), endpoint.target.clone(), Some(done_tx));
+            l.pending.insert(id, recorded);
             id
         };
-        let endpoint = Endpoint {
-            target: target.clone(),
-            addr,
-        };
-        self.session
-            .run(id, endpoint, text.to_string(), false)
-            .await;
+        if matches!(endpoint.address, Address::Url(_)) {
+            self.session.reconnect(id, endpoint, sql).await;
+        } else {
+            self.session.run(id, endpoint, sql, false).await;
+        }
         Ok(done_rx)
     }
 

@@ -65,11 +65,7 @@ fn from_db(db: &tokio_postgres::error::DbError, message: String) -> SqlError {
 /// A failure while connecting: the server's own error when it refused us (bad password,
 /// starting up…), otherwise what went wrong on the way; both name the endpoint.
 pub(super) fn connect_error(endpoint: &Endpoint, error: &tokio_postgres::Error) -> SqlError {
-    let prefix = format!(
-        "could not connect to {} at {}",
-        endpoint.target.label(),
-        endpoint.addr
-    );
+    let prefix = format!("could not connect to {}", endpoint.describe());
     match error.as_db_error() {
         Some(db) => from_db(db, format!("{prefix}: {}", db.message())),
         None => SqlError::client(format!("{prefix}: {}", causes(error))),
@@ -87,17 +83,11 @@ pub(super) fn run_error(
     match error.as_db_error() {
         Some(db) => from_db(db, db.message().to_owned()),
         None if closed => SqlError::client(format!(
-            "lost the connection to {} at {}: {}",
-            endpoint.target.label(),
-            endpoint.addr,
+            "lost the connection to {}: {}",
+            endpoint.describe(),
             ended.unwrap_or_else(|| chain(error))
         )),
-        None => SqlError::client(format!(
-            "{} ({} at {})",
-            chain(error),
-            endpoint.target.label(),
-            endpoint.addr
-        )),
+        None => SqlError::client(format!("{} ({})", chain(error), endpoint.describe())),
     }
 }
 

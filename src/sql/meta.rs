@@ -16,6 +16,12 @@ pub enum Meta {
     ToggleTiming,
     /// `\conninfo`
     ConnInfo,
+    /// `\connect URL` (or `\c URL`): a libpq-style URL or a `key=value` conninfo string, as
+    /// typed (trimmed); checked with [`crate::sql::url::parse`] before use.
+    Connect(String),
+    /// A known command missing the argument it needs (`\c` alone): the whole input, trimmed,
+    /// and how the command is used.
+    MissingArgument { input: String, usage: &'static str },
     /// A backslash command the console does not know, or with arguments it does not take;
     /// the whole input, trimmed.
     Unknown(String),
@@ -43,8 +49,24 @@ pub fn parse(input: &str) -> Meta {
         ("x", true) => Meta::ToggleExpanded,
         ("timing", true) => Meta::ToggleTiming,
         ("conninfo", true) => Meta::ConnInfo,
+        ("c" | "connect", false) => Meta::Connect(args.to_owned()),
+        ("c" | "connect", true) => Meta::MissingArgument {
+            input: trimmed.to_owned(),
+            usage: CONNECT_USAGE,
+        },
         _ => unknown(),
     }
+}
+
+/// How `\connect` is used.
+pub const CONNECT_USAGE: &str = "\\c postgresql://host:port,host:port/db?target_session_attrs=read-write \
+     (also load_balance_hosts=random, application_name, connect_timeout), or key=value pairs: \
+     \\c host=a,b port=1,2 target_session_attrs=read-only; user, password and database default \
+     to the cluster's";
+
+/// The query `\connect` runs on the new connection, to show where it landed.
+pub fn connect_probe_sql() -> &'static str {
+    "SELECT inet_server_addr(), inet_server_port(), pg_is_in_recovery()"
 }
 
 /// `args` when it is one (possibly schema-qualified, possibly quoted) name: no blank outside
@@ -138,6 +160,44 @@ mod tests {
         assert_eq!(parse("\\x"), Meta::ToggleExpanded);
         assert_eq!(parse("\\timing"), Meta::ToggleTiming);
         assert_eq!(parse("\\conninfo\n"), Meta::ConnInfo);
+    }
+
+    #[test]
+    fn connect_takes_a_url_or_conninfo_as_typed() {
+        let url = "postgresql://u:pw@127.0.0.12:5433,127.0.0.11:5432/db?target_session_attrs=read-write&load_balance_hosts=random";
+        assert_eq!(
+            parse(&format!("\\connect {url}")),
+            Meta::Connect(url.into())
+        );
+        assert_eq!(
+            parse(&format!("  \\c   {url}  ")),
+            Meta::Connect(url.into())
+        );
+        assert_eq!(parse(&format!("\\c {url};")), Meta::Connect(url.into()));
+        assert_eq!(
+            parse("\\c host=a,b port=1,2 target_session_attrs=read-write"),
+            Meta::Connect("host=a,b port=1,2 target_session_attrs=read-write".into())
+        );
+        assert_eq!(
+            parse("\\c host=a password='x y'"),
+            Meta::Connect("host=a password='x y'".into())
+        );
+        // Checking the string is the caller's job: whatever follows is the argument.
+        assert_eq!(parse("\\c mydb"), Meta::Connect("mydb".into()));
+    }
+
+    #[test]
+    fn connect_without_an_argument_says_how_to_use_it() {
+        for input in ["\\c", "\\connect", " \\c ; "] {
+            let Meta::MissingArgument { input: got, usage } = parse(input) else {
+                panic!("{input}: {:?}", parse(input));
+            };
+            assert_eq!(got, input.trim());
+            assert!(usage.contains("postgresql://"), "{usage}");
+            assert!(usage.contains("target_session_attrs"), "{usage}");
+        }
+        assert_eq!(parse("\\C x"), Meta::Unknown("\\C x".into()));
+        assert_eq!(parse("\\cx"), Meta::Unknown("\\cx".into()));
     }
 
     #[test]

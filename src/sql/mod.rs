@@ -9,6 +9,7 @@ pub mod session;
 pub mod statements;
 pub mod tags;
 pub mod tx;
+pub mod url;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -24,23 +25,81 @@ pub enum Target {
     Read,
     /// One node directly, by name (`pg2`).
     Node(String),
+    /// A libpq-style URL or `key=value` conninfo string, as the learner gave it to `\connect`
+    /// (client-side routing: several hosts, `target_session_attrs`, `load_balance_hosts`).
+    /// Never named by a lesson; what it leaves out is the cluster's (see [`url`]).
+    Url(String),
 }
 
 impl Target {
+    /// How the target is shown: a URL with its password masked.
     pub fn label(&self) -> String {
         match self {
             Target::Write => "write".into(),
             Target::Read => "read".into(),
             Target::Node(n) => n.clone(),
+            Target::Url(u) => url::mask_password(u),
         }
     }
 }
 
-/// A target and the address it resolves to now.
+/// How the session reaches a target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Address {
+    /// One server (or HAProxy) at a socket address, with the cluster's credentials.
+    Socket(SocketAddr),
+    /// A URL or conninfo string, as given; connecting picks the host it names.
+    Url(String),
+}
+
+impl std::fmt::Display for Address {
+    /// The socket address, or the string with its password masked.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Address::Socket(a) => a.fmt(f),
+            Address::Url(u) => f.write_str(&url::mask_password(u)),
+        }
+    }
+}
+
+/// A target and how it is reached now.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint {
     pub target: Target,
-    pub addr: SocketAddr,
+    pub address: Address,
+}
+
+impl Endpoint {
+    /// `target` at a socket address (HAProxy's endpoints, one node).
+    pub fn socket(target: Target, addr: SocketAddr) -> Endpoint {
+        Endpoint {
+            target,
+            address: Address::Socket(addr),
+        }
+    }
+
+    /// The target of a URL or conninfo string.
+    pub fn url(url: impl Into<String>) -> Endpoint {
+        let url = url.into();
+        Endpoint {
+            target: Target::Url(url.clone()),
+            address: Address::Url(url),
+        }
+    }
+
+    /// The address, when the target's label does not already say it.
+    pub fn address_note(&self) -> Option<String> {
+        let address = self.address.to_string();
+        (address != self.target.label()).then_some(address)
+    }
+
+    /// `write at 127.0.0.1:5000`; a URL target is its (masked) URL alone.
+    pub fn describe(&self) -> String {
+        match self.address_note() {
+            Some(a) => format!("{} at {a}", self.target.label()),
+            None => self.target.label(),
+        }
+    }
 }
 
 /// Transaction state of the sticky session after a run, as psql's prompt shows it.

@@ -9,6 +9,13 @@
 //!   [`command_tag`] derives `INSERT 0 3`, `CREATE TABLE`… from the statement and that count).
 //!
 //! Both need to know where statements end, which [`split_statements`] finds with psql's rules.
+//!
+//! An endpoint is a socket address (HAProxy's endpoints, one node), reached with the cluster's
+//! credentials, or a URL/conninfo string from `\connect`, reached as tokio-postgres reads it
+//! (several hosts, `target_session_attrs`, `load_balance_hosts`, `connect_timeout`), with what
+//! it leaves out filled in from the cluster's credentials ([`super::url::complete`]). Either
+//! way the session sets the statement timeout, learns who serves it, cancels and forwards
+//! notices the same.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,7 +32,7 @@ use super::errors::{chain, connect_error, run_error, unsupported};
 pub use super::statements::{Statement, split_statements};
 pub use super::tags::command_tag;
 pub use super::tx::{TxEffect, tx_after, tx_effect, tx_step, tx_step_error};
-use super::{Endpoint, Notice, ResultSet, SqlError, SqlEvent, TxState};
+use super::{Address, Endpoint, Notice, ResultSet, SqlError, SqlEvent, TxState, url};
 use crate::cluster::topology::Credentials;
 
 /// What the server shows as the console's `application_name` (`pg_stat_activity`).
@@ -76,6 +83,8 @@ struct Run {
     endpoint: Endpoint,
     text: String,
     fresh: bool,
+    /// Replace the sticky connection even when it is to the same endpoint (`\connect`).
+    reconnect: bool,
 }
 
 /// What the handle, the actor and the connection tasks share.
@@ -147,8 +156,24 @@ impl SqlSession {
             endpoint,
             text,
             fresh,
+            reconnect: false,
         };
         // An error means the actor has ended because nobody listens to its events any more.
+        let _ = self.commands.send(run).await;
+    }
+
+    /// Like a sticky run, but on a new connection that replaces the sticky one even when that
+    /// one is to the same endpoint, as psql's `\connect` does: connecting again to a URL with
+    /// `load_balance_hosts=random` may land elsewhere, and after a failover a URL with
+    /// `target_session_attrs=read-write` finds the new primary.
+    pub async fn reconnect(&self, id: u64, endpoint: Endpoint, text: String) {
+        let run = Run {
+            id,
+            endpoint,
+            text,
+            fresh: false,
+            reconnect: true,
+        };
         let _ = self.commands.send(run).await;
     }
 
@@ -261,7 +286,11 @@ impl Actor {
             (self.connect(&run.endpoint).await, TxState::Idle)
         } else {
             match self.sticky.take() {
-                Some(c) if c.endpoint == run.endpoint && !c.client.is_closed() => (Ok(c), self.tx),
+                Some(c)
+                    if !run.reconnect && c.endpoint == run.endpoint && !c.client.is_closed() =>
+                {
+                    (Ok(c), self.tx)
+                }
                 old => {
                     self.retire(id, old, &run.endpoint).await?;
                     (self.connect(&run.endpoint).await, TxState::Idle)
@@ -307,19 +336,15 @@ impl Actor {
         if tx == TxState::Idle {
             return Ok(());
         }
-        let label = old.endpoint.target.label();
+        let (was, next_place) = (place(&old.endpoint), place(next));
         let message = if old.client.is_closed() {
             let reason = old.ended().map(|r| format!(" ({r})")).unwrap_or_default();
-            format!(
-                "the connection to {label} ({}) was lost{reason}, and with it the open transaction",
-                old.endpoint.addr
-            )
+            format!("the connection to {was} was lost{reason}, and with it the open transaction")
+        } else if old.endpoint == *next {
+            format!("the open transaction on {was} was rolled back: the console connected again")
         } else {
             format!(
-                "the open transaction on {label} ({}) was rolled back: the console switched to {} ({})",
-                old.endpoint.addr,
-                next.target.label(),
-                next.addr
+                "the open transaction on {was} was rolled back: the console switched to {next_place}"
             )
         };
         drop(old);
@@ -334,30 +359,64 @@ impl Actor {
     }
 
     async fn connect(&self, endpoint: &Endpoint) -> Result<Conn, SqlError> {
-        let deadline = self.config.connect_timeout;
-        match tokio::time::timeout(deadline, self.connect_inner(endpoint)).await {
+        let (config, deadline) = self.client_config(endpoint).map_err(SqlError::client)?;
+        match tokio::time::timeout(deadline, self.connect_inner(endpoint, &config)).await {
             Ok(result) => result,
             Err(_) => Err(SqlError::client(format!(
-                "could not connect to {} at {}: no answer within {}",
-                endpoint.target.label(),
-                endpoint.addr,
+                "could not connect to {}: no answer within {}",
+                endpoint.describe(),
                 human_duration(deadline)
             ))),
         }
     }
 
-    async fn connect_inner(&self, endpoint: &Endpoint) -> Result<Conn, SqlError> {
-        let mut config = tokio_postgres::Config::new();
-        config
-            .host(endpoint.addr.ip().to_string())
-            .port(endpoint.addr.port())
-            .user(&self.creds.user)
-            .password(&self.creds.password)
-            .dbname(&self.creds.database)
-            .application_name(APPLICATION_NAME)
-            .connect_timeout(self.config.connect_timeout);
+    /// How to connect to `endpoint`, and how long connecting may take in all; the error says
+    /// why a URL cannot be used.
+    fn client_config(
+        &self,
+        endpoint: &Endpoint,
+    ) -> Result<(tokio_postgres::Config, Duration), String> {
+        match &endpoint.address {
+            Address::Socket(addr) => {
+                let mut config = tokio_postgres::Config::new();
+                config
+                    .host(addr.ip().to_string())
+                    .port(addr.port())
+                    .user(&self.creds.user)
+                    .password(&self.creds.password)
+                    .dbname(&self.creds.database)
+                    .application_name(APPLICATION_NAME)
+                    .connect_timeout(self.config.connect_timeout);
+                Ok((config, self.config.connect_timeout))
+            }
+            Address::Url(text) => {
+                let mut config = url::parse(text)
+                    .map_err(|e| format!("cannot connect to {}: {e}", endpoint.describe()))?;
+                url::complete(
+                    &mut config,
+                    &self.creds,
+                    APPLICATION_NAME,
+                    self.config.connect_timeout,
+                );
+                let deadline = url::deadline(&config, self.config.connect_timeout);
+                Ok((config, deadline))
+            }
+        }
+    }
+
+    async fn connect_inner(
+        &self,
+        endpoint: &Endpoint,
+        config: &tokio_postgres::Config,
+    ) -> Result<Conn, SqlError> {
         let failed = |e: tokio_postgres::Error| connect_error(endpoint, &e);
-        let (client, connection) = config.connect(NoTls).await.map_err(failed)?;
+        let (client, connection) = config.connect(NoTls).await.map_err(|e| {
+            let mut error = connect_error(endpoint, &e);
+            if matches!(endpoint.address, Address::Url(_)) && error.hint.is_none() {
+                error.hint = url::failure_hint(config, &e);
+            }
+            error
+        })?;
         let ended = Arc::new(Mutex::new(None));
         tokio::spawn(pump(
             connection,
@@ -574,6 +633,14 @@ async fn pump(
             // for the end of a statement on it.
             listening = events.send(SqlEvent::Notice { id, notice }).await.is_ok();
         }
+    }
+}
+
+/// `write (127.0.0.1:5000)`; a URL target is its (masked) URL alone.
+fn place(endpoint: &Endpoint) -> String {
+    match endpoint.address_note() {
+        Some(a) => format!("{} ({a})", endpoint.target.label()),
+        None => endpoint.target.label(),
     }
 }
 

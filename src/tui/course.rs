@@ -69,6 +69,8 @@ pub struct Course {
     pub pending_since: Option<Instant>,
     /// The generation of `sql` check results the course waits for; older ones are dropped.
     pub judge_gen: u64,
+    /// The generation the console's run in flight was started in.
+    pub run_round: u64,
     pub judging: bool,
     pub last_judged: Option<Instant>,
     /// The newest telemetry event seen, to notice changes.
@@ -99,6 +101,7 @@ impl Course {
             pending_actions: None,
             pending_since: None,
             judge_gen: 0,
+            run_round: 0,
             judging: false,
             last_judged: None,
             last_event_ms: 0,

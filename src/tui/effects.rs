@@ -22,9 +22,9 @@ use crate::lesson::progress::{LearnerProgress, ProgressStore};
 use crate::runtime::ClusterRuntime;
 use crate::runtime::docker::engine::PullProgress;
 use crate::settings::{Settings, data_root};
-use crate::sql::Endpoint;
 use crate::sql::history::History;
 use crate::sql::session::{SessionConfig, SqlSession};
+use crate::sql::{Endpoint, Target};
 use crate::telemetry::served_by::served_by;
 use crate::telemetry::{Telemetry, TelemetryConfig};
 
@@ -226,19 +226,30 @@ impl Runner {
                 target,
                 text,
                 fresh,
+                reconnect,
             } => {
-                // Scaling changes the nodes: a node missing from the record held here may be
-                // in the one on disk.
-                let addr = target_addr(s.rt.as_ref(), &topo, &target).or_else(|| {
-                    let now = ClusterRecord::load(&s.dir).ok().flatten()?.topology();
-                    target_addr(s.rt.as_ref(), &now, &target)
-                });
-                let Some(addr) = addr else {
-                    return;
+                let endpoint = match target {
+                    Target::Url(url) => Endpoint::url(url),
+                    target => {
+                        // Scaling changes the nodes: a node missing from the record held here
+                        // may be in the one on disk.
+                        let addr = target_addr(s.rt.as_ref(), &topo, &target).or_else(|| {
+                            let now = ClusterRecord::load(&s.dir).ok().flatten()?.topology();
+                            target_addr(s.rt.as_ref(), &now, &target)
+                        });
+                        let Some(addr) = addr else {
+                            return;
+                        };
+                        Endpoint::socket(target, addr)
+                    }
                 };
                 let sql = s.sql.clone();
                 tokio::spawn(async move {
-                    sql.run(id, Endpoint { target, addr }, text, fresh).await;
+                    if reconnect && !fresh {
+                        sql.reconnect(id, endpoint, text).await;
+                    } else {
+                        sql.run(id, endpoint, text, fresh).await;
+                    }
                 });
             }
             Effect::CancelSql => s.sql.cancel(),

@@ -76,6 +76,9 @@ pub enum Effect {
         target: Target,
         text: String,
         fresh: bool,
+        /// A new sticky session even to the target the console has (`\connect`); a fresh run
+        /// gets a new connection anyway.
+        reconnect: bool,
     },
     CancelSql,
     NodeAction {

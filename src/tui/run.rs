@@ -98,7 +98,10 @@ fn lesson() -> LessonPane {
 fn course(settings: &Settings) -> (Course, Option<ProgressStore>) {
     let lessons = match catalog(settings) {
         Ok(l) => l,
-        Err(e) => return (Course::without_lessons(Some(e.to_string())), None),
+        Err(errors) => {
+            let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            return (Course::without_lessons(Some(text.join("\n"))), None);
+        }
     };
     let store = progress_store(settings);
     match store.load() {

@@ -278,11 +278,12 @@ fn served_by(state: &mut State) -> Vec<Effect> {
     }]
 }
 
-/// write → read → every node → write.
+/// write → read → every node → write; a URL target (`\connect`) is left for write.
 fn next_target(state: &State) -> Target {
     let nodes = state.node_names();
     match &state.console.target {
         Target::Write => Target::Read,
+        Target::Url(_) => Target::Write,
         Target::Read => nodes
             .first()
             .map_or(Target::Write, |n| Target::Node(n.clone())),
@@ -501,6 +502,8 @@ pub(super) fn run(state: &mut State) -> Vec<Effect> {
     if c.history.last().map(String::as_str) != Some(trimmed) {
         c.history.push(trimmed.to_string());
     }
+    // `\connect` opens a new session even to the target the console has.
+    let mut reconnect = false;
     let sql = match meta::parse(trimmed) {
         Meta::Sql(sql) => sql,
         Meta::ListTables => meta::list_tables_sql().to_string(),
@@ -534,9 +537,22 @@ pub(super) fn run(state: &mut State) -> Vec<Effect> {
             ));
             return vec![Effect::SaveHistory];
         }
+        Meta::Connect(url) => {
+            if let Err(e) = crate::sql::url::parse(&url) {
+                c.output.info = Some(format!("\\connect: cannot use that string: {e}"));
+                return vec![Effect::SaveHistory];
+            }
+            c.target = Target::Url(url);
+            reconnect = true;
+            meta::connect_probe_sql().to_string()
+        }
+        Meta::MissingArgument { input, usage } => {
+            c.output.info = Some(format!("{input} needs an argument: {usage}"));
+            return vec![Effect::SaveHistory];
+        }
         Meta::Unknown(cmd) => {
             c.output.info = Some(format!(
-                "unknown command {cmd}: try \\dt, \\d NAME, \\x, \\timing, \\conninfo"
+                "unknown command {cmd}: try \\dt, \\d NAME, \\x, \\timing, \\conninfo, \\c URL"
             ));
             return vec![Effect::SaveHistory];
         }
@@ -545,6 +561,8 @@ pub(super) fn run(state: &mut State) -> Vec<Effect> {
     c.next_id += 1;
     c.running = Some(id);
     c.running_text = (trimmed.to_string(), c.target.clone());
+    // The run counts for the step open now, not for one opened while it runs.
+    state.course.run_round = state.course.judge_gen;
     c.output = super::state::Output::default();
     vec![
         Effect::RunSql {
@@ -552,6 +570,7 @@ pub(super) fn run(state: &mut State) -> Vec<Effect> {
             target: c.target.clone(),
             text: sql,
             fresh: c.fresh,
+            reconnect,
         },
         Effect::SaveHistory,
     ]

@@ -26,8 +26,8 @@ fn save(course: &Course) -> Effect {
     Effect::SaveProgress(Box::new(course.progress.clone()))
 }
 
-/// The cluster is up: open where the learner left off. A lesson never started gets its setup
-/// (on a fresh cluster if the one running is not as lessons start).
+/// The cluster is up: open where the learner left off. A lesson never started gets its setup,
+/// on the cluster as it is: the app never replaces a cluster it did not start a lesson on.
 pub fn on_ready(state: &mut State) -> Vec<Effect> {
     let Some((l, s)) = state.course.at else {
         return Vec::new();
@@ -37,12 +37,7 @@ pub fn on_ready(state: &mut State) -> Vec<Effect> {
         .lessons
         .get(l)
         .is_some_and(|lesson| state.course.progress.lessons.contains_key(&lesson.id));
-    let fresh = if started {
-        Fresh::Never
-    } else {
-        Fresh::IfChanged
-    };
-    open(state, l, s, !started, fresh)
+    open(state, l, s, !started, Fresh::Never)
 }
 
 /// Opens step `s` of lesson `l`. `starting` runs the lesson's own setup first.
@@ -57,6 +52,8 @@ pub fn open(state: &mut State, l: usize, s: usize, starting: bool, fresh: Fresh)
     c.bank_time();
     c.at = Some((l, s));
     c.reset_step_state();
+    // Whatever the previous step was waiting for is no longer this step's business.
+    c.busy = None;
     c.opened_at = Some(Instant::now());
     c.progress.current_lesson = Some(lesson.id.clone());
     c.progress
@@ -142,7 +139,7 @@ pub fn on_run_finished(
     target: crate::sql::Target,
     sqlstate: Option<String>,
 ) -> Vec<Effect> {
-    if state.course.step().is_none() {
+    if state.course.step().is_none() || state.course.run_round != state.course.judge_gen {
         return Vec::new();
     }
     state.course.attempt.runs.push(Run {
@@ -215,7 +212,10 @@ pub fn on_prepared(state: &mut State, round: u64, result: Result<String, String>
     if let Err(e) = result {
         c.notice = Some(e);
     }
-    judge(state, Duration::from_secs(5))
+    let wait = c
+        .step()
+        .map_or(Duration::ZERO, |s| patience(s, Duration::from_secs(5)));
+    judge(state, wait)
 }
 
 pub fn check_now(state: &mut State) -> Vec<Effect> {
@@ -266,8 +266,13 @@ pub fn solve(state: &mut State) -> Vec<Effect> {
     let Some(step) = state.course.step().cloned() else {
         return Vec::new();
     };
-    state.course.helped = true;
     let mut effects = Vec::new();
+    if state.console.running.is_some() && step.solution.as_ref().is_some_and(|s| s.sql.is_some()) {
+        state.console.output.info =
+            Some("a statement is still running: cancel it (Ctrl-C) first".into());
+        return effects;
+    }
+    state.course.helped = true;
     if let Some(quiz) = &step.quiz {
         effects.extend(answer(state, quiz.answer));
     }
@@ -276,7 +281,7 @@ pub fn solve(state: &mut State) -> Vec<Effect> {
     };
     let actions = solution.actions.clone();
     match &solution.sql {
-        Some(sql) if state.console.running.is_none() => {
+        Some(sql) => {
             state.console.target = step.target.clone();
             state.console.editor = Editor::from_text(sql);
             state.focus = Focus::Editor;
@@ -285,10 +290,6 @@ pub fn solve(state: &mut State) -> Vec<Effect> {
                 state.course.pending_since = Some(Instant::now());
             }
             effects.extend(super::update::run(state));
-        }
-        Some(_) => {
-            state.console.output.info =
-                Some("a statement is still running: cancel it (Ctrl-C) first".into());
         }
         None => {
             state.course.pending_actions = Some(actions);
@@ -341,6 +342,9 @@ pub fn prev(state: &mut State) -> Vec<Effect> {
 /// Opens lesson `l` where the learner was in it; unfinished prerequisites ask first unless
 /// `anyway`.
 pub fn open_lesson(state: &mut State, l: usize, anyway: bool) -> Vec<Effect> {
+    if state.course.at.map(|(i, _)| i) == Some(l) {
+        return Vec::new();
+    }
     let missing = state.course.missing_requirements(l);
     if !anyway && !missing.is_empty() {
         state.overlay = Overlay::ConfirmOpen { lesson: l, missing };
@@ -349,15 +353,18 @@ pub fn open_lesson(state: &mut State, l: usize, anyway: bool) -> Vec<Effect> {
     let Some(lesson) = state.course.lessons.get(l).cloned() else {
         return Vec::new();
     };
-    if state.course.at.map(|(i, _)| i) == Some(l) {
-        return Vec::new();
-    }
+    let started = state.course.progress.lessons.contains_key(&lesson.id);
     let s = state
         .course
         .progress
         .first_unfinished_step(&lesson)
         .unwrap_or(0);
-    open(state, l, s, true, Fresh::IfChanged)
+    // A lesson under way goes on on the cluster as it is: it may be mid-failover on purpose.
+    if started {
+        open(state, l, s, false, Fresh::Never)
+    } else {
+        open(state, l, s, true, Fresh::IfChanged)
+    }
 }
 
 /// Forgets the lesson's progress and starts it again on a fresh cluster.
@@ -365,6 +372,8 @@ pub fn reset(state: &mut State, l: usize) -> Vec<Effect> {
     let Some(lesson) = state.course.lessons.get(l).cloned() else {
         return Vec::new();
     };
+    // Time on the step open now belongs to it before its lesson is forgotten.
+    state.course.bank_time();
     state.course.progress.reset_lesson(&lesson.id);
     state.course.busy = None;
     let mut effects = open(state, l, 0, true, Fresh::Always);
@@ -422,3 +431,7 @@ pub fn lesson_pane_key(state: &mut State, k: KeyEvent) -> Option<Vec<Effect>> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+#[path = "update_course_tests.rs"]
+mod tests;

@@ -110,7 +110,8 @@ fn f5_runs_the_editor_and_the_answer_carries_a_badge() {
                 id: 1,
                 target: Target::Write,
                 text: "SELECT 1;".into(),
-                fresh: false
+                fresh: false,
+                reconnect: false
             },
             Effect::SaveHistory
         ]
@@ -202,6 +203,117 @@ fn backslash_commands_change_the_console_without_sql() {
         matches!(&effects[0], Effect::RunSql { text, .. } if text.contains("pg_catalog")),
         "{effects:?}"
     );
+}
+
+#[test]
+fn connect_sets_a_url_target_and_runs_where_it_landed() {
+    let mut s = running();
+    let url = "postgresql://myuser:secret@127.0.0.12:5432,127.0.0.11:5432/?target_session_attrs=read-write";
+    let typed = format!("\\connect {url}");
+    type_text(&mut s, &typed);
+    let effects = press(&mut s, KeyCode::F(5));
+    assert_eq!(
+        effects,
+        [
+            Effect::RunSql {
+                id: 1,
+                target: Target::Url(url.into()),
+                text: meta::connect_probe_sql().into(),
+                fresh: false,
+                reconnect: true
+            },
+            Effect::SaveHistory
+        ]
+    );
+    assert_eq!(s.console.target, Target::Url(url.into()));
+    // The tutorial sees what was typed, so `ran` checks can match the URL's options.
+    assert_eq!(
+        s.console.running_text,
+        (typed.clone(), Target::Url(url.into()))
+    );
+    assert_eq!(s.console.running, Some(1));
+    let label = s.console.target.label();
+    assert!(
+        !label.contains("secret") && label.contains("myuser:***@"),
+        "{label}"
+    );
+
+    // The answer gets the served-by badge like any run.
+    update(&mut s, &Keymap::default(), finished(1, "127.0.0.11"));
+    let badge = s.console.output.served_by.clone().expect("badge");
+    assert_eq!(badge.node.as_deref(), Some("pg1"));
+
+    // Other statements go to the URL, on the same session; \conninfo masks the password.
+    ctrl(&mut s, 'l');
+    type_text(&mut s, "SELECT 1");
+    let effects = press(&mut s, KeyCode::F(5));
+    assert!(
+        matches!(&effects[0], Effect::RunSql { target: Target::Url(u), reconnect: false, .. } if u == url),
+        "{effects:?}"
+    );
+    update(&mut s, &Keymap::default(), finished(2, "127.0.0.11"));
+    ctrl(&mut s, 'l');
+    type_text(&mut s, "\\conninfo");
+    press(&mut s, KeyCode::F(5));
+    let info = s.console.output.info.clone().expect("conninfo");
+    assert!(info.contains("myuser:***@127.0.0.12:5432"), "{info}");
+    assert!(!info.contains("secret"), "{info}");
+
+    // The short form and a conninfo string work alike; fresh runs stay fresh.
+    press(&mut s, KeyCode::F(7));
+    ctrl(&mut s, 'l');
+    type_text(
+        &mut s,
+        "\\c host=127.0.0.12,127.0.0.13 port=5432 target_session_attrs=read-only",
+    );
+    let effects = press(&mut s, KeyCode::F(5));
+    assert!(
+        matches!(&effects[0], Effect::RunSql { target: Target::Url(u), fresh: true, .. } if u.starts_with("host=")),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn a_malformed_url_is_refused_before_anything_runs() {
+    let mut s = running();
+    for (typed, says) in [
+        (
+            "\\c postgresql://a/?target_session_attrs=primary",
+            "read-write",
+        ),
+        ("\\c postgresql://a:port/", "a port is a number"),
+        ("\\connect mydb", "postgresql://"),
+        ("\\c postgresql:///db", "no host"),
+    ] {
+        ctrl(&mut s, 'l');
+        type_text(&mut s, typed);
+        assert_eq!(
+            press(&mut s, KeyCode::F(5)),
+            [Effect::SaveHistory],
+            "{typed}"
+        );
+        assert_eq!(s.console.running, None);
+        assert_eq!(s.console.target, Target::Write, "{typed}");
+        let info = s.console.output.info.clone().expect("an error");
+        assert!(info.contains(says), "{typed}: {info}");
+    }
+    // `\c` alone says how it is used.
+    ctrl(&mut s, 'l');
+    type_text(&mut s, "\\c");
+    assert_eq!(press(&mut s, KeyCode::F(5)), [Effect::SaveHistory]);
+    let info = s.console.output.info.clone().expect("usage");
+    assert!(info.starts_with("\\c needs an argument: "), "{info}");
+    assert!(info.contains("target_session_attrs=read-write"), "{info}");
+}
+
+#[test]
+fn f6_leaves_a_url_target_for_write() {
+    let mut s = running();
+    s.console.target = Target::Url("postgresql://127.0.0.11:5432/".into());
+    press(&mut s, KeyCode::F(6));
+    assert_eq!(s.console.target, Target::Write);
+    press(&mut s, KeyCode::F(6));
+    assert_eq!(s.console.target, Target::Read);
 }
 
 #[test]

@@ -118,7 +118,9 @@ impl TestCluster {
             .env("REPLICA_LAB_RUNTIME", self.rt.name())
             .env("REPLICA_LAB_POSTGRES_IMAGE", PG_IMAGE)
             .env("REPLICA_LAB_HAPROXY_IMAGE", PROXY_IMAGE)
-            .env("XDG_CONFIG_HOME", self.data_dir.join("no-config"));
+            .env("XDG_CONFIG_HOME", self.data_dir.join("no-config"))
+            .env("REPLICA_LAB_PROGRESS_DIR", self.data_dir.join("progress"))
+            .env("REPLICA_LAB_LEARNER", "tester");
         c
     }
 

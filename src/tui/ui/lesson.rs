@@ -2,7 +2,7 @@
 //! fenced code), wrapped to the pane and scrolled.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
@@ -14,15 +14,34 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, focused: bool, t: &T
     let lesson = &state.lesson;
     if let (Some(l), Some(step)) = (state.course.lesson(), state.course.step()) {
         let si = state.course.at.map_or(0, |(_, s)| s);
-        let title = format!("Step {}/{} · {}", si + 1, l.steps.len(), l.title);
+        let title = format!("Step {}/{} · {}", si + 1, l.steps.len(), step.title);
         let block = pane(title, focused, t);
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        let status = super::lesson_step::status(&state.course, step, t);
+        // Room for a row more than estimated: a check's detail can change length any moment.
+        // The text above keeps at least a few rows; the checks take what else they need.
+        let rows = (wrapped_height(&status, inner.width) + 1).min(inner.height.saturating_sub(5));
+        let [body, rule, foot] = Layout::vertical([
+            Constraint::Fill(1),
+            Constraint::Length(1),
+            Constraint::Length(rows),
+        ])
+        .areas(inner);
         frame.render_widget(
-            Paragraph::new(super::lesson_step::lines(&state.course, step, t))
-                .block(block)
+            Paragraph::new(super::lesson_step::body(&state.course, step, t))
                 .wrap(Wrap { trim: false })
                 .scroll((lesson.scroll, 0)),
-            area,
+            body,
         );
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                format!("{:─<1$}", "─ Checks ", usize::from(rule.width)),
+                t.dim,
+            )),
+            rule,
+        );
+        frame.render_widget(Paragraph::new(status).wrap(Wrap { trim: false }), foot);
         return;
     }
     let title = if lesson.title.is_empty() {
@@ -46,6 +65,30 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, focused: bool, t: &T
             .scroll((lesson.scroll, 0)),
         area,
     );
+}
+
+/// Rows `lines` take when word-wrapped at `width`, as the paragraph will wrap them.
+fn wrapped_height(lines: &[Line], width: u16) -> u16 {
+    let w = usize::from(width.max(1));
+    let rows: usize = lines
+        .iter()
+        .map(|l| {
+            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+            let (mut rows, mut used) = (1, 0);
+            for word in text.split(' ') {
+                let n = super::text::width(word);
+                let need = if used == 0 { n } else { used + 1 + n };
+                if need <= w {
+                    used = need;
+                } else {
+                    rows += 1 + n.saturating_sub(1) / w;
+                    used = n % w;
+                }
+            }
+            rows
+        })
+        .sum();
+    u16::try_from(rows).unwrap_or(u16::MAX)
 }
 
 /// The lesson's text as styled lines.

@@ -10,7 +10,8 @@ use crate::lesson::verify::describe;
 use crate::tui::course::{CheckState, Course};
 use crate::tui::theme::Theme;
 
-pub fn lines<'a>(course: &Course, step: &'a Step, t: &Theme) -> Vec<Line<'a>> {
+/// The step's text, its quiz and the hints asked for: the part that scrolls.
+pub fn body<'a>(course: &Course, step: &'a Step, t: &Theme) -> Vec<Line<'a>> {
     let mut out = markdown(&step.text, t);
     if let Some(quiz) = &step.quiz {
         out.push(Line::default());
@@ -37,7 +38,8 @@ pub fn lines<'a>(course: &Course, step: &'a Step, t: &Theme) -> Vec<Line<'a>> {
                     out.push(inline_owned(l, t).style(t.dim));
                 }
             }
-            Some(_) => out.push(Line::styled("Not that one: try another.", t.warning)),
+            // A wrong choice is marked ✗ above; the checks say to try another.
+            Some(_) => {}
             None => out.push(Line::styled(
                 "Answer with 1–9 in this pane (Tab moves here).",
                 t.dim,
@@ -54,10 +56,17 @@ pub fn lines<'a>(course: &Course, step: &'a Step, t: &Theme) -> Vec<Line<'a>> {
             out.push(line);
         }
     }
-    out.push(Line::default());
-    out.push(Line::styled("Checks", t.heading));
+    out
+}
+
+/// How each check stands and what to do next: always in sight at the foot of the pane.
+pub fn status(course: &Course, step: &Step, t: &Theme) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    let done = course.step_done().is_some();
     for (check, state) in step.checks.iter().zip(&course.checks) {
         let (mark, style, detail) = match state {
+            // Coming back to a finished step: its statements were run on an earlier visit.
+            _ if done && !state.passed() => ("✓", t.dim, "done earlier".to_string()),
             CheckState::Pending => ("…", t.dim, "not checked yet".to_string()),
             CheckState::Judged(v) if v.pass => ("✓", t.ok, v.detail.clone()),
             CheckState::Judged(v) => ("✗", t.error, v.detail.clone()),
@@ -69,7 +78,6 @@ pub fn lines<'a>(course: &Course, step: &'a Step, t: &Theme) -> Vec<Line<'a>> {
             Span::raw(detail),
         ]));
     }
-    out.push(Line::default());
     out.extend(footer(course, step, t));
     out
 }

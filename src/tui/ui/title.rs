@@ -1,15 +1,19 @@
 //! The title bar: the app, the cluster, where the console sends statements, and the
-//! transaction state when there is one.
+//! transaction state when there is one. A long target (a `\connect` URL) is cut with `…` so
+//! that what follows it stays on screen.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::text::width;
+use super::text::{one_line, truncate, width};
 use crate::sql::TxState;
 use crate::tui::state::State;
 use crate::tui::theme::Theme;
+
+/// Cells the target keeps however narrow the bar.
+const MIN_TARGET: usize = 8;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, t: &Theme) {
     let c = &state.console;
@@ -25,7 +29,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, t: &Theme) {
     }
     spans.push(sep());
     spans.push(Span::raw("SQL → "));
-    spans.push(Span::styled(c.target.label(), t.title_bar.patch(t.strong)));
+    let at = spans.len();
     spans.push(Span::raw(if c.fresh { " · fresh" } else { " · sticky" }));
     match c.tx {
         TxState::Idle => {}
@@ -45,6 +49,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, t: &Theme) {
         spans.push(sep());
         spans.push(Span::styled("running…", t.title_bar.patch(t.busy)));
     }
+    // The target gets the room the rest leaves, and at least a few cells.
+    let rest: usize = spans.iter().map(|s| s.width()).sum();
+    let room = usize::from(area.width).saturating_sub(rest).max(MIN_TARGET);
+    let label = truncate(&one_line(&c.target.label()), room).into_owned();
+    spans.insert(at, Span::styled(label, t.title_bar.patch(t.strong)));
     let used: usize = spans.iter().map(|s| s.width()).sum();
     if let Some(s) = snap {
         let ends = format!(
@@ -58,4 +67,59 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, t: &Theme) {
         }
     }
     frame.render_widget(Paragraph::new(Line::from(spans)).style(t.title_bar), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use super::*;
+    use crate::sql::Target;
+    use crate::tui::state::{LessonPane, Phase, ThemeName};
+    use crate::tui::theme::theme;
+
+    fn bar(state: &State, w: u16) -> String {
+        let mut term = Terminal::new(TestBackend::new(w, 1)).expect("a test terminal");
+        term.draw(|f| render(f, f.area(), state, &theme(state.theme)))
+            .expect("drawn");
+        let buffer = term.backend().buffer();
+        (0..w).map(|x| buffer[(x, 0)].symbol()).collect()
+    }
+
+    #[test]
+    fn a_long_url_target_is_cut_and_what_follows_stays() {
+        let lesson = LessonPane {
+            title: String::new(),
+            text: String::new(),
+            scroll: 0,
+        };
+        let mut s = State::new("lab".into(), lesson, ThemeName::Mono);
+        s.phase = Phase::Running;
+        s.console.target = Target::Url(
+            "postgresql://myuser:secret@127.0.0.13:5432,127.0.0.11:5432,127.0.0.12:5432/mydatabase\
+             ?target_session_attrs=read-write&application_name=routing-lesson"
+                .into(),
+        );
+        s.console.running = Some(1);
+        s.console.tx = TxState::InTransaction;
+        let line = bar(&s, 100);
+        assert!(
+            line.contains("SQL → postgresql://myuser:***@127.0.0.13"),
+            "{line}"
+        );
+        assert!(line.contains('…'), "{line}");
+        assert!(!line.contains("secret"), "{line}");
+        assert!(line.trim_end().ends_with("running…"), "{line}");
+        assert!(line.contains("· sticky │ in transaction │"), "{line}");
+        // However narrow, a few cells of the target remain.
+        assert!(
+            bar(&s, 50).contains("SQL → postgre… · sticky"),
+            "{}",
+            bar(&s, 50)
+        );
+        // A short target is shown whole, as before.
+        s.console.target = Target::Node("pg2".into());
+        assert!(bar(&s, 100).contains("SQL → pg2 · sticky"));
+    }
 }
