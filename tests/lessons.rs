@@ -93,6 +93,11 @@ fn every_shipped_lesson_parses_and_validates() {
             "07-replication-slots",
             "08-hot-standby-conflicts",
             "09-stale-reads",
+            "10-synchronous-replication",
+            "11-manual-failover",
+            "12-split-brain-rewind",
+            "13-scaling-out",
+            "14-client-routing",
         ]
     );
     for lesson in &lessons {

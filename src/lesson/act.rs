@@ -90,7 +90,13 @@ impl Lab {
                 self.sql(&Target::Node(node.clone()), "SELECT pg_reload_conf()")
                     .await
             }
-            Action::Sql { sql, target } => self.sql(target, sql).await,
+            Action::Sql { sql, target } => {
+                let filled = super::template::fill(
+                    sql,
+                    &super::template::vars(&self.record()?.topology(), self.rt.as_ref()),
+                );
+                self.sql(target, &filled).await
+            }
         }
     }
 

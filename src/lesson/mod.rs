@@ -62,6 +62,10 @@
 //! node = "pgN", ms = 500 }`; `{ action = "scale", replicas = 3 }`; `{ sql = "…", target =
 //! "write" }` (target defaults to write).
 //!
+//! Text, hints and SQL may hold `{{write}}`, `{{read}}`, `{{pg1}}`…`{{pg10}}` (host:port as a
+//! client on this machine reaches it), `{{user}}`, `{{password}}` and `{{database}}`: the app
+//! fills them in with the learner's own cluster.
+//!
 //! `expect` values compare as text, as PostgreSQL prints them: integers as digits, booleans as
 //! `t`/`f`; write decimals as strings. A step with a quiz and no checks is done when the quiz
 //! is answered; a step with other checks and a quiz lists `{ kind = "quiz" }` among them.
@@ -81,6 +85,7 @@ mod read_actions;
 mod read_checks;
 mod read_telemetry;
 mod span;
+pub mod template;
 mod validate;
 pub mod verify;
 
@@ -108,6 +113,11 @@ pub fn builtin() -> Vec<(&'static str, &'static str)> {
         "07-replication-slots",
         "08-hot-standby-conflicts",
         "09-stale-reads",
+        "10-synchronous-replication",
+        "11-manual-failover",
+        "12-split-brain-rewind",
+        "13-scaling-out",
+        "14-client-routing",
     ]
 }
 

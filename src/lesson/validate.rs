@@ -28,11 +28,29 @@ impl Parser<'_, '_> {
         if s.get_ref().trim().is_empty() {
             self.error(s.span(), path, "must not be empty");
         }
+        self.placeholders(s, path);
     }
 
     pub(super) fn optional_text(&mut self, s: &Spanned<String>, path: &str) {
         if s.get_ref().trim().is_empty() {
             self.error(s.span(), path, "must not be empty: leave it out instead");
+        }
+        self.placeholders(s, path);
+    }
+
+    /// `{{name}}` must name something the app can fill in.
+    fn placeholders(&mut self, s: &Spanned<String>, path: &str) {
+        for name in super::template::names(s.get_ref()) {
+            if !super::template::known(name) {
+                self.error(
+                    s.span(),
+                    path,
+                    format!(
+                        "unknown placeholder {{{{{name}}}}}: use {{{{write}}}}, {{{{read}}}}, \
+                         {{{{pg1}}}}…{{{{pg{MAX_NODE}}}}}, {{{{user}}}}, {{{{password}}}} or {{{{database}}}}"
+                    ),
+                );
+            }
         }
     }
 

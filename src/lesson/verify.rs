@@ -13,6 +13,7 @@ use super::act::{Lab, target_addr};
 use super::evaluate::{Attempt, Run};
 use super::model::{Check, Lesson, Step};
 use super::probe::{Query, judge_step, judge_step_until, patience};
+use super::template::{fill, vars};
 use crate::sql::meta::{self, Meta};
 use crate::sql::session::{SessionConfig, SqlSession};
 use crate::sql::{Address, Endpoint, SqlEvent, Target};
@@ -117,7 +118,11 @@ async fn step(bench: &Bench<'_>, step: &Step) -> StepReport {
     let mut quiz_answer = None;
     if let Some(solution) = &step.solution {
         if let Some(sql) = &solution.sql {
-            match bench.console.run(bench.lab, &step.target, sql).await {
+            let sql = match bench.lab.record() {
+                Ok(r) => fill(sql, &vars(&r.topology(), bench.lab.rt.as_ref())),
+                Err(_) => sql.clone(),
+            };
+            match bench.console.run(bench.lab, &step.target, &sql).await {
                 Ok(done) => {
                     let _ = tokio::time::timeout(BLOCKING_SQL, done).await;
                 }

@@ -83,6 +83,8 @@ pub struct Course {
     pub recorded: bool,
     /// Why the lessons could not be loaded; the app then runs as a free console.
     pub load_error: Option<String>,
+    /// What `{{pg1}}`, `{{write}}`, `{{user}}` … stand for on this cluster.
+    pub vars: crate::lesson::template::Vars,
 }
 
 impl Course {
@@ -110,6 +112,7 @@ impl Course {
             opened_at: None,
             recorded: false,
             load_error: None,
+            vars: crate::lesson::template::Vars::new(),
         }
     }
 
@@ -152,6 +155,22 @@ impl Course {
             })
             .cloned()
             .collect()
+    }
+
+    /// `text` with the cluster's addresses and login in place of its placeholders.
+    pub fn fill(&self, text: &str) -> String {
+        crate::lesson::template::fill(text, &self.vars)
+    }
+
+    /// Keeps the placeholders' values in step with the cluster (a failover moves nothing,
+    /// but scaling adds nodes).
+    pub fn learn_addresses(&mut self, snap: &Snapshot) {
+        self.vars
+            .insert("write".into(), snap.endpoints.write.clone());
+        self.vars.insert("read".into(), snap.endpoints.read.clone());
+        for n in &snap.nodes {
+            self.vars.insert(n.name.clone(), n.connect.clone());
+        }
     }
 
     /// Forgets the judging and the attempt of the step that was open; `at` is the new step.

@@ -126,6 +126,7 @@ pub async fn run(settings: Settings) -> Result<bool, RuntimeError> {
     let mut state = State::new(settings.name.clone(), lesson(), theme(&settings));
     let (course, store) = course(&settings);
     state.course = course;
+    state.course.vars = crate::lesson::template::credentials(&settings.credentials());
     let history = History::load(&History::default_path());
     state.console.history = history.entries().to_vec();
     if !ignored.is_empty() {

@@ -65,7 +65,7 @@ pub fn open(state: &mut State, l: usize, s: usize, starting: bool, fresh: Fresh)
     state.lesson.scroll = 0;
     state.console.target = step.target.clone();
     if let Some(sql) = &step.sql {
-        state.console.editor = Editor::from_text(sql);
+        state.console.editor = Editor::from_text(&state.course.fill(sql));
     }
     let mut actions = Vec::new();
     if starting {
@@ -162,6 +162,7 @@ pub fn on_snapshot(state: &mut State) -> Vec<Effect> {
     let Some(snap) = state.dash.snapshot.clone() else {
         return Vec::new();
     };
+    state.course.learn_addresses(&snap);
     let mut effects = Vec::new();
     if state
         .course
@@ -283,7 +284,7 @@ pub fn solve(state: &mut State) -> Vec<Effect> {
     match &solution.sql {
         Some(sql) => {
             state.console.target = step.target.clone();
-            state.console.editor = Editor::from_text(sql);
+            state.console.editor = Editor::from_text(&state.course.fill(sql));
             state.focus = Focus::Editor;
             if !actions.is_empty() {
                 state.course.pending_actions = Some(actions);

@@ -10,9 +10,24 @@ use crate::lesson::verify::describe;
 use crate::tui::course::{CheckState, Course};
 use crate::tui::theme::Theme;
 
+fn owned(line: Line<'_>) -> Line<'static> {
+    Line::from(
+        line.spans
+            .into_iter()
+            .map(|s| Span::styled(s.content.into_owned(), s.style))
+            .collect::<Vec<_>>(),
+    )
+    .style(line.style)
+}
+
 /// The step's text, its quiz and the hints asked for: the part that scrolls.
 pub fn body<'a>(course: &Course, step: &'a Step, t: &Theme) -> Vec<Line<'a>> {
-    let mut out = markdown(&step.text, t);
+    let mut out = if step.text.contains("{{") {
+        let filled = course.fill(&step.text);
+        markdown(&filled, t).into_iter().map(owned).collect()
+    } else {
+        markdown(&step.text, t)
+    };
     if let Some(quiz) = &step.quiz {
         out.push(Line::default());
         out.push(Line::styled("Question", t.heading));
@@ -50,7 +65,7 @@ pub fn body<'a>(course: &Course, step: &'a Step, t: &Theme) -> Vec<Line<'a>> {
         out.push(Line::default());
         out.push(Line::styled("Hints", t.heading));
         for (i, hint) in step.hints.iter().take(course.hints_shown).enumerate() {
-            let mut line = inline_owned(hint, t);
+            let mut line = inline_owned(&course.fill(hint), t);
             line.spans
                 .insert(0, Span::styled(format!(" {}. ", i + 1), t.dim));
             out.push(line);
