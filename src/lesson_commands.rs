@@ -250,6 +250,11 @@ async fn verify_all(settings: &Settings, lessons: &[Lesson]) -> Result<Vec<Strin
     let mut unsound = Vec::new();
     for lesson in lessons {
         let up = Instant::now();
+        // Each lesson on the cluster it is written for.
+        let settings = &Settings {
+            replicas: lesson.replicas,
+            ..settings.clone()
+        };
         remove(settings, false).await?;
         let quiet = |_| {};
         let running = bring_up(settings, &quiet, None).await?;

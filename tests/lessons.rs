@@ -425,6 +425,7 @@ id = "05-everything"
 title = "Everything"
 summary = "Uses every part of the format."
 requires = []
+replicas = 2
 setup = [{ sql = "CREATE TABLE t (id int)" }, { action = "scale", replicas = 3 }]
 
 [[steps]]
@@ -523,6 +524,7 @@ explain = "E."
 fn every_part_of_the_format_reads_into_the_model() {
     let lesson = parse("05-everything.toml", EVERYTHING).unwrap_or_else(|e| panic!("{e:?}"));
     assert_invariants(&lesson);
+    assert_eq!(lesson.replicas, 2);
     assert_eq!(
         lesson.setup,
         [

@@ -9,6 +9,7 @@
 //! title = "Write on the primary, read on a replica"
 //! summary = "One or two sentences for the list of lessons."
 //! requires = ["01-topology"]      # lessons whose files sort earlier; optional
+//! replicas = 3                    # the cluster it is written for (default 3); it starts on one
 //! setup = [{ sql = "CREATE TABLE …" }]  # optional: run on a fresh cluster when the lesson
 //!                                       # starts or is reset (what it needs from earlier ones)
 //!

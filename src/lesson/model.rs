@@ -16,6 +16,9 @@ pub const FORMAT: i64 = 1;
 /// The longest a `sql` check may keep retrying while replication catches up.
 pub const MAX_WITHIN: Duration = Duration::from_secs(60);
 
+/// The replicas a lesson is written for when it does not say.
+pub const DEFAULT_REPLICAS: u8 = 3;
+
 /// The highest node number a lesson may name (`pg1` … `pg10`).
 pub const MAX_NODE: u32 = 10;
 
@@ -32,6 +35,8 @@ pub struct Lesson {
     pub summary: String,
     /// Ids of lessons that come earlier and should be done first.
     pub requires: Vec<String>,
+    /// How many replicas the lesson is written for; it starts on a cluster of that size.
+    pub replicas: u8,
     /// Run, in order, on a cluster in its starting state (all nodes up, `pg1` primary) when
     /// the lesson starts or is reset: whatever the lesson needs from earlier ones.
     pub setup: Vec<Action>,

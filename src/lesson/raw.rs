@@ -13,6 +13,7 @@ pub(super) struct RawLesson {
     pub(super) title: Spanned<String>,
     pub(super) summary: Spanned<String>,
     pub(super) requires: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(super) replicas: Option<Spanned<i64>>,
     #[allow(dead_code)]
     pub(super) setup: Option<IgnoredAny>,
     #[allow(dead_code)]

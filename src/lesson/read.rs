@@ -9,9 +9,10 @@ use toml::de::{DeTable, DeValue, Deserializer};
 
 use super::crossfile::Located;
 use super::error::{LessonError, Pos};
-use super::model::{Check, FORMAT, Lesson, Quiz, Solution, Step};
+use super::model::{Check, DEFAULT_REPLICAS, FORMAT, Lesson, Quiz, Solution, Step};
 use super::raw::{RawLesson, RawQuiz, RawStep};
 use super::span::{Span, Value, integer, join, locate, missing_field};
+use crate::cluster::topology::{MAX_REPLICAS, MIN_REPLICAS};
 use crate::sql::Target;
 
 pub(super) fn parse_located(file: &str, text: &str) -> Result<(Lesson, Located), Vec<LessonError>> {
@@ -230,8 +231,26 @@ impl<'d, 'a> Parser<'d, 'a> {
                 }
             }
         }
+        let replicas = match &head.replicas {
+            None => Some(DEFAULT_REPLICAS),
+            Some(r) => {
+                let n = *r.get_ref();
+                let ok = u8::try_from(n)
+                    .ok()
+                    .filter(|v| (MIN_REPLICAS..=MAX_REPLICAS).contains(v));
+                if ok.is_none() {
+                    self.error(
+                        r.span(),
+                        "replicas",
+                        format!("{n} replicas is out of range: {MIN_REPLICAS} to {MAX_REPLICAS}"),
+                    );
+                }
+                ok
+            }
+        };
         let steps = steps?;
         let setup = setup?;
+        let replicas = replicas?;
         let located = Located {
             id: Pos::at(self.text, head.id.span().start),
             requires,
@@ -242,6 +261,7 @@ impl<'d, 'a> Parser<'d, 'a> {
             title: head.title.into_inner(),
             summary: head.summary.into_inner(),
             requires: located.requires.iter().map(|(r, _)| r.clone()).collect(),
+            replicas,
             setup,
             steps,
         };

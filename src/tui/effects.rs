@@ -342,10 +342,22 @@ impl Runner {
         actions: Vec<Action>,
     ) {
         let (lab, tx, ready) = (self.lab(s), self.tx.clone(), self.ready.clone());
-        let settings = self.settings.clone();
         let snapshots = s.telemetry.snapshots.clone();
         let telemetry = s.telemetry.clone();
-        let nodes = usize::from(s.record.settings.replicas) + 1;
+        // A lesson's start scales the cluster to the lesson's size first; that is the shape
+        // it expects, and the size a cluster made anew for it gets.
+        let replicas = actions
+            .iter()
+            .find_map(|a| match a {
+                Action::Scale { replicas } => Some(*replicas),
+                _ => None,
+            })
+            .unwrap_or(s.record.settings.replicas);
+        let settings = Settings {
+            replicas,
+            ..self.settings.clone()
+        };
+        let nodes = usize::from(replicas) + 1;
         tokio::spawn(async move {
             let recreate = match fresh {
                 Fresh::Never => false,

@@ -10,6 +10,7 @@ use super::editor::Editor;
 use super::msg::{Effect, Fresh};
 use super::state::{Focus, Overlay, State};
 use crate::lesson::evaluate::{Run, Verdict};
+use crate::lesson::model::Action;
 use crate::lesson::probe::patience;
 
 /// How long a solution's SQL may run before its actions go ahead anyway (a commit waiting
@@ -69,6 +70,10 @@ pub fn open(state: &mut State, l: usize, s: usize, starting: bool, fresh: Fresh)
     }
     let mut actions = Vec::new();
     if starting {
+        // The cluster the lesson is written for first (a no-op when it has that size).
+        actions.push(Action::Scale {
+            replicas: lesson.replicas,
+        });
         actions.extend(lesson.setup.iter().cloned());
     }
     // Setup sets the scene for doing the step; a step already done is only being reread.

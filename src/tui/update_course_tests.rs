@@ -301,6 +301,11 @@ fn judged(pass: bool, detail: &str) -> CheckState {
     })
 }
 
+/// A lesson's start first brings the cluster to the size it is written for.
+fn scale_to_three() -> Action {
+    Action::Scale { replicas: 3 }
+}
+
 fn create_table() -> Action {
     Action::Sql {
         sql: "CREATE TABLE IF NOT EXISTS t (id int)".into(),
@@ -335,12 +340,14 @@ fn ready_opens_a_new_learner_on_the_first_step_with_the_lesson_setup() {
             round,
             fresh: Fresh::Never,
             lesson: "01-basics".into(),
-            actions: vec![create_table(), pause_pg2()],
+            actions: vec![scale_to_three(), create_table(), pause_pg2()],
         }
     );
     assert_eq!(
         s.course.busy,
-        Some(Busy::Preparing("sql on write, pause-replay pg2".into()))
+        Some(Busy::Preparing(
+            "scale to 3 replicas, sql on write, pause-replay pg2".into()
+        ))
     );
     assert_eq!(s.course.checks, vec![CheckState::Pending; 3]);
 }
@@ -837,10 +844,13 @@ fn ctrl_n_after_the_last_step_opens_the_next_lesson() {
             round: s.course.judge_gen,
             fresh: Fresh::IfChanged,
             lesson: "02-next".into(),
-            actions: vec![Action::Node {
-                op: NodeOp::Stop,
-                node: "pg3".into()
-            }],
+            actions: vec![
+                scale_to_three(),
+                Action::Node {
+                    op: NodeOp::Stop,
+                    node: "pg3".into()
+                }
+            ],
         }]
     );
     assert_eq!(
@@ -951,7 +961,7 @@ fn resetting_a_lesson_forgets_it_and_starts_on_a_fresh_cluster() {
             round: s.course.judge_gen,
             fresh: Fresh::Always,
             lesson: "01-basics".into(),
-            actions: vec![create_table(), pause_pg2()],
+            actions: vec![scale_to_three(), create_table(), pause_pg2()],
         }
     );
     let p = saved(&effects[2]);
