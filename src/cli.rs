@@ -37,6 +37,9 @@ pub struct AppFlags {
     #[command(flatten)]
     #[serde(flatten)]
     pub lessons: LessonFlags,
+    #[command(flatten)]
+    #[serde(skip)]
+    pub class: JoinFlags,
 }
 
 /// Which lessons, and whose progress.
@@ -50,6 +53,24 @@ pub struct LessonFlags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub learner: Option<String>,
+}
+
+/// Joining a class as the app starts (`replica-lab --join CODE --hub URL`); the name the
+/// instructor sees is `--learner` (default: your login name).
+#[derive(Debug, Clone, Default, Args, Serialize)]
+pub struct JoinFlags {
+    /// A class's join code: join it before the app opens.
+    #[arg(long, value_name = "CODE", requires = "hub")]
+    #[serde(skip)]
+    pub join: Option<String>,
+    /// The class's hub (with --join).
+    #[arg(long, value_name = "URL")]
+    #[serde(skip)]
+    pub hub: Option<String>,
+    /// Let the instructor's drills act on your own cluster (with --join).
+    #[arg(long, requires = "join")]
+    #[serde(skip)]
+    pub allow_drills: bool,
 }
 
 /// Selects the cluster; every command takes it.
@@ -180,6 +201,82 @@ pub enum Command {
     Lessons {
         #[command(subcommand)]
         command: LessonsCommand,
+    },
+    /// A class: the instructor's hub on PostgreSQL, learners who join it, a live roster.
+    /// Without a subcommand: the instructor's live view.
+    Classroom {
+        #[command(subcommand)]
+        command: Option<ClassroomCommand>,
+        /// The hub (default: the one `classroom host` started or last used on this machine).
+        #[arg(long, value_name = "URL")]
+        db: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClassroomCommand {
+    /// Start a class: use the PostgreSQL at --db, or start one; prints the command learners run.
+    Host {
+        /// The hub database (postgresql://…; `sslmode=require` or `verify-full` for TLS).
+        /// Without it, a hub server is started on this machine.
+        #[arg(long, value_name = "URL")]
+        db: Option<String>,
+        /// The class's name.
+        #[arg(long, default_value = "replica-lab class")]
+        title: String,
+        /// How long the join code is accepted (e.g. 90m, 4h).
+        #[arg(long, default_value = "4h")]
+        code_valid: String,
+        /// Where a started hub listens for learners (default: loopback only).
+        #[arg(long)]
+        bind_host: Option<IpAddr>,
+        /// The port a started hub listens on.
+        #[arg(long, default_value_t = 5439)]
+        port: u16,
+    },
+    /// Join a class with the code the instructor gave.
+    Join {
+        code: String,
+        /// Your name as the instructor sees it.
+        #[arg(long)]
+        name: String,
+        /// The hub, as printed by `classroom host`.
+        #[arg(long, value_name = "URL")]
+        hub: String,
+        /// Let the instructor's drills act on your own cluster.
+        #[arg(long)]
+        allow_drills: bool,
+    },
+    /// Leave the class: stop reporting progress (events not yet delivered are kept).
+    Leave,
+    /// The roster once, as a table or JSON.
+    Roster {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a message to every learner's app.
+    Broadcast { message: String },
+    /// Unlock lessons up to N (or `all`).
+    Pace { upto: String },
+    /// Run a fault on every learner's cluster (where they allowed drills):
+    /// kill-primary, stop-replica, pause-replay.
+    Drill {
+        action: String,
+        /// Shown to the learners with the drill.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Write the results: a CSV of every learner and step, and a Markdown summary.
+    Export {
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        md: Option<PathBuf>,
+    },
+    /// Stop the hub server `classroom host` started (its data is kept unless --purge).
+    Down {
+        #[arg(long)]
+        purge: bool,
     },
 }
 

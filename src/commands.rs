@@ -43,6 +43,7 @@ pub async fn run(command: Command) -> Result<()> {
         Command::Node { op, node, name } => node_op(&name, op, &node).await,
         Command::Doctor => crate::doctor::run().await,
         Command::Lessons { command } => crate::lesson_commands::run(command).await,
+        Command::Classroom { command, db } => crate::classroom::commands::run(command, db).await,
     }
 }
 
@@ -177,6 +178,17 @@ pub async fn app(flags: &AppFlags) -> Result<()> {
         ));
     }
     let settings = load_settings(flags)?;
+    if let (Some(code), Some(hub)) = (&flags.class.join, &flags.class.hub) {
+        let learner = settings.learner_name();
+        crate::classroom::membership::join_for_app(
+            &settings,
+            hub,
+            code,
+            &learner,
+            flags.class.allow_drills,
+        )
+        .await?;
+    }
     let name = settings.name.clone();
     if crate::tui::run::run(settings).await? {
         println!(

@@ -1,5 +1,6 @@
 //! replica-lab: a PostgreSQL streaming-replication cluster to learn on, and the tools around it.
 
+pub mod classroom;
 pub mod cli;
 pub mod cluster;
 pub mod commands;

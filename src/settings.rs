@@ -64,6 +64,8 @@ pub struct Settings {
     pub learner: Option<String>,
     /// Overrides where learners' progress is kept.
     pub progress_dir: Option<PathBuf>,
+    /// Overrides where the classroom's files live (hub address, membership, event queue).
+    pub classroom_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -95,6 +97,7 @@ impl Default for Settings {
             lessons: None,
             learner: None,
             progress_dir: None,
+            classroom_dir: None,
         }
     }
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::classroom::reporter::ReporterState;
 use crate::lesson::evaluate::{Attempt, Verdict};
 use crate::lesson::model::{Action, Check, Lesson, SqlCheck, Step};
 use crate::lesson::progress::{LearnerProgress, StepOutcome};
@@ -85,6 +86,8 @@ pub struct Course {
     pub load_error: Option<String>,
     /// What `{{pg1}}`, `{{write}}`, `{{user}}` … stand for on this cluster.
     pub vars: crate::lesson::template::Vars,
+    /// The class this learner reports to, when they joined one.
+    pub class: Option<Class>,
 }
 
 impl Course {
@@ -113,6 +116,7 @@ impl Course {
             recorded: false,
             load_error: None,
             vars: crate::lesson::template::Vars::new(),
+            class: None,
         }
     }
 
@@ -198,6 +202,17 @@ impl Course {
         self.last_judged = None;
         self.recorded = false;
         self.notice = None;
+        if let Some(class) = &mut self.class {
+            class.new_step();
+        }
+    }
+
+    /// Whether the instructor's pace keeps lesson `l` closed for now.
+    pub fn locked_by_pace(&self, l: usize) -> bool {
+        self.class
+            .as_ref()
+            .and_then(|c| c.pace)
+            .is_some_and(|n| l >= n as usize)
     }
 
     /// Judges every check that needs no query; returns whether `sql` checks exist.
@@ -294,6 +309,84 @@ impl Course {
             }
         }
     }
+}
+
+/// The class the learner joined, as the app shows it, and what reporting to it needs to
+/// remember between messages.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Class {
+    /// The learner's name in the class.
+    pub name: String,
+    pub allow_drills: bool,
+    pub status: ReporterState,
+    /// The instructor's latest message: in the lesson pane until the next one.
+    pub broadcast: Option<String>,
+    /// Messages not looked at yet (the title bar's badge).
+    pub unread: usize,
+    /// Lessons unlocked up to this number (1-based); `None`: all.
+    pub pace: Option<u32>,
+    pub drill: Option<DrillRun>,
+    /// The lesson last reported opened.
+    pub lesson_reported: Option<usize>,
+    /// A statement or F3 asked for judging: its outcome is reported as `checked`.
+    pub check_asked: bool,
+    /// `sql` judgings started and finished in this step, to know when the asked one is done
+    /// (each ends with exactly one last answer).
+    pub judgings_started: u64,
+    pub judgings_ended: u64,
+    /// Report `checked` once this many judgings have ended.
+    pub report_after: Option<u64>,
+}
+
+impl Class {
+    pub fn new(name: String, allow_drills: bool) -> Class {
+        Class {
+            name,
+            allow_drills,
+            ..Class::default()
+        }
+    }
+
+    /// A new step: judgings of the old one no longer count.
+    pub fn new_step(&mut self) {
+        // A drill that is over has been seen on the step it happened on.
+        if self.drill.as_ref().is_some_and(|d| d.outcome.is_some()) {
+            self.drill = None;
+        }
+        self.check_asked = false;
+        self.judgings_started = 0;
+        self.judgings_ended = 0;
+        self.report_after = None;
+    }
+
+    /// The title bar's word on delivery: `✓`, `12 queued`, `hub unreachable`.
+    pub fn delivery(&self) -> String {
+        let s = &self.status;
+        let queued = match s.queued {
+            0 => String::new(),
+            n => format!("{n} queued"),
+        };
+        match (s.connected, s.last_error.is_some()) {
+            (true, _) if queued.is_empty() => "✓".into(),
+            (true, _) => queued,
+            (false, true) if queued.is_empty() => "hub unreachable".into(),
+            (false, true) => format!("hub unreachable · {queued}"),
+            (false, false) if queued.is_empty() => "connecting…".into(),
+            (false, false) => format!("connecting… · {queued}"),
+        }
+    }
+}
+
+/// A drill the instructor started, on this learner's cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DrillRun {
+    pub id: i64,
+    pub action: String,
+    pub note: String,
+    /// What is done to the cluster, e.g. `kill pg1`.
+    pub what: String,
+    /// `None` while it runs; why it was skipped or failed, or what it did.
+    pub outcome: Option<Result<String, String>>,
 }
 
 /// Where to resume: the current lesson's current or first unfinished step, else the first

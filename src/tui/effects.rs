@@ -11,8 +11,12 @@ use tokio::sync::{mpsc, watch};
 use super::course::in_start_shape;
 use super::msg::{Effect, Fresh, Msg, Startup};
 use super::state::State;
+use crate::classroom::membership::{Membership, queue_dir};
+use crate::classroom::queue::{ClassEvent, Queue};
+use crate::classroom::reporter::{Reporter, ReporterConfig, ReporterState};
 use crate::cluster::ops::Progress;
 use crate::cluster::state::ClusterRecord;
+use crate::cluster::topology::Topology;
 use crate::commands::{Running, bring_up, remove};
 use crate::lesson::act::Lab;
 use crate::lesson::act::target_addr;
@@ -54,6 +58,80 @@ pub struct Runner {
     progress: Option<ProgressSaver>,
     /// The newest `sql` judging; older loops stop.
     judging: Arc<AtomicU64>,
+    class: Option<ClassLink>,
+}
+
+/// How long the way out waits for queued class events to reach a hub that is connected.
+const CLASS_FLUSH_ON_EXIT: Duration = Duration::from_secs(2);
+
+/// The class's reporter, fed by a task of its own: the UI never waits for the disk.
+struct ClassLink {
+    events: mpsc::UnboundedSender<ClassEvent>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ClassLink {
+    fn spawn(membership: Membership, dir: PathBuf, tx: mpsc::Sender<Msg>) -> ClassLink {
+        let (events, mut rx) = mpsc::unbounded_channel::<ClassEvent>();
+        let task = tokio::spawn(async move {
+            let qdir = queue_dir(&dir);
+            let opened = tokio::task::spawn_blocking(move || Queue::open(&qdir)).await;
+            let queue = match opened {
+                Ok(Ok(q)) => q,
+                Ok(Err(e)) => return not_reporting(&tx, e.to_string()).await,
+                Err(e) => return not_reporting(&tx, e.to_string()).await,
+            };
+            for w in &queue.warnings {
+                let _ = tx
+                    .send(Msg::ClassNotice(format!("class events: {w}")))
+                    .await;
+            }
+            let (msg_tx, mut msg_rx) = mpsc::channel(16);
+            let reporter = Reporter::spawn(membership, queue, ReporterConfig::default(), msg_tx);
+            let forward = tx.clone();
+            let messages = tokio::spawn(async move {
+                while let Some(m) = msg_rx.recv().await {
+                    if forward.send(Msg::Class(m)).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            let (forward, mut status) = (tx.clone(), reporter.state.clone());
+            let statuses = tokio::spawn(async move {
+                loop {
+                    let s = status.borrow_and_update().clone();
+                    if forward.send(Msg::ClassStatus(s)).await.is_err()
+                        || status.changed().await.is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+            while let Some(event) = rx.recv().await {
+                if let Err(e) = reporter.push(event).await {
+                    let note = format!("a class event could not be queued: {e}");
+                    let _ = tx.send(Msg::ClassNotice(note)).await;
+                }
+            }
+            // The app is closing: what is queued goes now if the hub is there, else next time.
+            if reporter.state.borrow().connected {
+                reporter.flush(CLASS_FLUSH_ON_EXIT).await;
+            }
+            messages.abort();
+            statuses.abort();
+        });
+        ClassLink { events, task }
+    }
+}
+
+async fn not_reporting(tx: &mpsc::Sender<Msg>, why: String) {
+    let status = ReporterState {
+        last_error: Some(why.clone()),
+        ..ReporterState::default()
+    };
+    let _ = tx.send(Msg::ClassStatus(status)).await;
+    let note = format!("progress is not reported to the class: {why}");
+    let _ = tx.send(Msg::ClassNotice(note)).await;
 }
 
 /// Saves progress on a task of its own, newest first: a save never overtakes a later one.
@@ -104,6 +182,22 @@ impl Runner {
             history,
             progress,
             judging: Arc::new(AtomicU64::new(0)),
+            class: None,
+        }
+    }
+
+    /// Reports to the class `membership` names, with the queue in `dir`.
+    pub fn start_class(&mut self, membership: Membership, dir: PathBuf) {
+        self.class = Some(ClassLink::spawn(membership, dir, self.tx.clone()));
+    }
+
+    /// The way out: every class event handed over is on disk, and delivered if the hub is
+    /// connected (briefly).
+    pub async fn finish_class(&mut self) {
+        if let Some(link) = self.class.take() {
+            drop(link.events);
+            let limit = CLASS_FLUSH_ON_EXIT + Duration::from_secs(1);
+            let _ = tokio::time::timeout(limit, link.task).await;
         }
     }
 
@@ -174,6 +268,11 @@ impl Runner {
                 }
             }
         });
+        follow_the_record(
+            Arc::downgrade(&telemetry),
+            running.dir.clone(),
+            topo.clone(),
+        );
         let (sql_tx, mut sql_rx) = mpsc::channel(64);
         let sql = SqlSession::spawn(topo.credentials.clone(), SessionConfig::default(), sql_tx);
         let tx = self.tx.clone();
@@ -201,6 +300,12 @@ impl Runner {
     }
 
     pub fn apply(&mut self, effect: Effect, state: &State) {
+        if let Effect::Report(event) = effect {
+            if let Some(link) = &self.class {
+                let _ = link.events.send(event);
+            }
+            return;
+        }
         if let Effect::SaveProgress(p) = effect {
             if let Some(saver) = &self.progress {
                 let _ = saver.latest.send(Some(p));
@@ -327,7 +432,7 @@ impl Runner {
                     let _ = tx.send(Msg::ServedBy(result)).await;
                 });
             }
-            Effect::SaveHistory | Effect::SaveProgress(_) => {}
+            Effect::SaveHistory | Effect::SaveProgress(_) | Effect::Report(_) => {}
         }
     }
 
@@ -400,6 +505,32 @@ impl Runner {
             let _ = tx.send(Msg::Prepared { round, result }).await;
         });
     }
+}
+
+/// How often the app looks for nodes added or removed from outside (`replica-lab scale` in
+/// another terminal).
+const RECORD_EVERY: Duration = Duration::from_secs(2);
+
+/// Keeps telemetry on the nodes the cluster's record lists, whoever scaled it; ends with the
+/// telemetry it serves.
+fn follow_the_record(telemetry: std::sync::Weak<Telemetry>, dir: PathBuf, mut known: Topology) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(RECORD_EVERY).await;
+            let Some(telemetry) = telemetry.upgrade() else {
+                return;
+            };
+            let dir = dir.clone();
+            let now = tokio::task::spawn_blocking(move || ClusterRecord::load(&dir)).await;
+            if let Ok(Ok(Some(record))) = now {
+                let topo = record.topology();
+                if topo.nodes != known.nodes {
+                    telemetry.set_topology(topo.clone());
+                    known = topo;
+                }
+            }
+        }
+    });
 }
 
 /// Waits (briefly) for a snapshot with every node polled and tells whether the cluster is as

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use crossterm::event::{KeyEvent, MouseEvent};
 
+use crate::classroom::queue::ClassEvent;
+use crate::classroom::reporter::{ClassMsg, ReporterState};
 use crate::cluster::node_ops::NodeOp;
 use crate::lesson::evaluate::Verdict;
 use crate::lesson::model::{Action, SqlCheck};
@@ -58,7 +60,17 @@ pub enum Msg {
     },
     /// Saving progress failed.
     ProgressNotSaved(String),
+    /// The instructor sent something.
+    Class(ClassMsg),
+    /// How delivery to the class's hub stands.
+    ClassStatus(ReporterState),
+    /// Something went wrong with the class's events on this machine (a full disk).
+    ClassNotice(String),
 }
+
+/// `Prepare` rounds at or above this are drills, not the tutorial's: the tutorial's rounds
+/// count up from 0 and never get here.
+pub const DRILL_ROUND: u64 = 1 << 63;
 
 /// Whether the tutorial needs a fresh cluster before its actions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,4 +116,6 @@ pub enum Effect {
         patience: Duration,
     },
     SaveProgress(Box<LearnerProgress>),
+    /// Queue a progress event for the class's hub.
+    Report(ClassEvent),
 }

@@ -8,7 +8,7 @@ use crossterm::event::{
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-use super::course::Course;
+use super::course::{Class, Course};
 use super::effects::{Attach, Runner};
 use super::keys::Keymap;
 use super::msg::{Effect, Fresh, Msg, Startup};
@@ -141,6 +141,20 @@ pub async fn run(settings: Settings) -> Result<bool, RuntimeError> {
     result
 }
 
+/// A learner who joined a class reports to it from the start.
+fn join_class(state: &mut State, runner: &mut Runner, dir: std::path::PathBuf) {
+    match crate::classroom::membership::load(&dir) {
+        Ok(Some(m)) => {
+            state.course.class = Some(Class::new(m.name.clone(), m.allow_drills));
+            runner.start_class(m, dir);
+        }
+        Ok(None) => {}
+        Err(e) => {
+            state.console.output.info = Some(format!("progress is not reported to the class: {e}"));
+        }
+    }
+}
+
 /// Which pane a click at (`x`, `y`) landed on, from the same layout the screen is drawn with.
 fn clicked(terminal: &ratatui::DefaultTerminal, state: &State, x: u16, y: u16) -> Option<Focus> {
     let size = terminal.size().ok()?;
@@ -170,8 +184,10 @@ async fn event_loop(
 ) -> Result<bool, RuntimeError> {
     let (tx, mut rx) = mpsc::channel::<Msg>(256);
     let (ready_tx, mut ready_rx) = mpsc::channel::<Attach>(1);
+    let class_dir = crate::classroom::classroom_dir(&settings);
     let mut runner = Runner::new(tx.clone(), ready_tx, settings, history, store);
     runner.start();
+    join_class(&mut state, &mut runner, class_dir);
     let mut events = EventStream::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| RuntimeError::new(format!("cannot watch for SIGTERM: {e}")))?;
@@ -221,6 +237,7 @@ async fn event_loop(
                 tracing::error!("{e}");
                 eprintln!("warning: {e}");
             }
+            runner.finish_class().await;
             return Ok(matches!(state.phase, super::state::Phase::Running));
         }
     }

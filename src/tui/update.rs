@@ -3,7 +3,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEventKind};
 
 use super::keys::{Action, Keymap};
-use super::msg::{Effect, Msg, Startup};
+use super::msg::{DRILL_ROUND, Effect, Msg, Startup};
 use super::state::{ActionStatus, Confirm, Focus, Overlay, Phase, ServedBy, StartupStep, State};
 use super::update_course as course;
 use crate::cluster::node_ops::NodeOp;
@@ -97,7 +97,13 @@ pub fn update(state: &mut State, keys: &Keymap, msg: Msg) -> Vec<Effect> {
             });
             Vec::new()
         }
+        Msg::Prepared { round, result } if round >= DRILL_ROUND => {
+            course::on_drill_done(state, round, result)
+        }
         Msg::Prepared { round, result } => course::on_prepared(state, round, result),
+        Msg::Class(m) => course::on_class(state, m),
+        Msg::ClassStatus(s) => course::on_class_status(state, s),
+        Msg::ClassNotice(n) => course::on_class_notice(state, n),
         Msg::SqlVerdicts {
             round,
             verdicts,

@@ -5,13 +5,18 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::course::{Busy, Course, REJUDGE_EVERY};
+use super::course::{Busy, CheckState, Course, DrillRun, REJUDGE_EVERY};
 use super::editor::Editor;
-use super::msg::{Effect, Fresh};
-use super::state::{Focus, Overlay, State};
+use super::msg::{DRILL_ROUND, Effect, Fresh};
+use super::state::{Focus, Overlay, Phase, State};
+use crate::classroom::queue::{ClassEvent, EventKind};
+use crate::classroom::reporter::{ClassMsg, ReporterState};
+use crate::cluster::node_ops::NodeOp;
+use crate::cluster::status::Role;
 use crate::lesson::evaluate::{Run, Verdict};
 use crate::lesson::model::Action;
 use crate::lesson::probe::patience;
+use crate::lesson::progress::StepOutcome;
 
 /// How long a solution's SQL may run before its actions go ahead anyway (a commit waiting
 /// for a synchronous standby never ends by itself).
@@ -25,6 +30,71 @@ fn now_unix() -> u64 {
 
 fn save(course: &Course) -> Effect {
     Effect::SaveProgress(Box::new(course.progress.clone()))
+}
+
+/// A progress event about the open step, for the class, when the learner is in one.
+fn report(state: &State, kind: EventKind, detail: serde_json::Value) -> Option<Effect> {
+    let c = &state.course;
+    c.class.as_ref()?;
+    let event = ClassEvent::new(
+        kind,
+        c.lesson().map(|l| l.id.clone()),
+        c.step().map(|s| s.id.clone()),
+    );
+    Some(Effect::Report(event.with_detail(detail)))
+}
+
+/// `lesson_opened` when the lesson is new to this visit (or starts again), and `step_opened`.
+fn report_opened(state: &mut State, l: usize, s: usize, starting: bool) -> Vec<Effect> {
+    let Some(class) = &mut state.course.class else {
+        return Vec::new();
+    };
+    let new_lesson = starting || class.lesson_reported != Some(l);
+    class.lesson_reported = Some(l);
+    class.unread = 0;
+    let mut out = Vec::new();
+    if new_lesson {
+        out.extend(report(
+            state,
+            EventKind::LessonOpened,
+            serde_json::json!({ "index": l + 1, "starting": starting }),
+        ));
+    }
+    let done = state.course.step_done().is_some();
+    out.extend(report(
+        state,
+        EventKind::StepOpened,
+        serde_json::json!({ "index": s + 1, "done": done }),
+    ));
+    out
+}
+
+/// `checked`: how the open step's checks stand after a judging the learner asked for.
+fn report_checked(state: &State) -> Option<Effect> {
+    let c = &state.course;
+    let step = c.step()?;
+    let verdicts: Vec<serde_json::Value> = step
+        .checks
+        .iter()
+        .zip(&c.checks)
+        .map(|(check, st)| {
+            let detail = match st {
+                CheckState::Judged(v) => v.detail.clone(),
+                CheckState::Pending => "not checked yet".into(),
+            };
+            serde_json::json!({
+                "check": crate::lesson::verify::describe(check),
+                "pass": st.passed(),
+                "detail": detail,
+            })
+        })
+        .collect();
+    let passing = c.checks.iter().filter(|x| x.passed()).count();
+    report(
+        state,
+        EventKind::Checked,
+        serde_json::json!({ "passing": passing, "total": c.checks.len(), "verdicts": verdicts }),
+    )
 }
 
 /// The cluster is up: open where the learner left off. A lesson never started gets its setup,
@@ -81,6 +151,7 @@ pub fn open(state: &mut State, l: usize, s: usize, starting: bool, fresh: Fresh)
         actions.extend(step.setup.iter().cloned());
     }
     let mut effects = vec![save(&state.course)];
+    effects.extend(report_opened(state, l, s, starting));
     if actions.is_empty() && fresh == Fresh::Never {
         effects.extend(judge(state, Duration::ZERO));
     } else {
@@ -122,6 +193,18 @@ pub fn judge(state: &mut State, wait: Duration) -> Vec<Effect> {
             checks: c.sql_checks(),
             patience: wait,
         });
+        if let Some(class) = &mut c.class {
+            class.judgings_started += 1;
+            if std::mem::take(&mut class.check_asked) {
+                class.report_after = Some(class.judgings_started);
+            }
+        }
+    } else if c
+        .class
+        .as_mut()
+        .is_some_and(|class| std::mem::take(&mut class.check_asked))
+    {
+        effects.extend(report_checked(state));
     }
     effects.extend(passed(state));
     effects
@@ -129,11 +212,30 @@ pub fn judge(state: &mut State, wait: Duration) -> Vec<Effect> {
 
 /// Records the step when every check passes.
 fn passed(state: &mut State) -> Vec<Effect> {
-    if state.course.record_if_passed(now_unix()) {
-        vec![save(&state.course)]
-    } else {
-        Vec::new()
+    let before = state.course.step_done();
+    if !state.course.record_if_passed(now_unix()) {
+        return Vec::new();
     }
+    let mut effects = vec![save(&state.course)];
+    let after = state.course.step_done();
+    // Passing a step done earlier again is no news for the class.
+    if after != before {
+        let c = &state.course;
+        let record = c
+            .lesson()
+            .zip(c.step())
+            .and_then(|(l, s)| c.progress.step(&l.id, &s.id));
+        let detail = serde_json::json!({
+            "seconds": record.map_or(0, |r| r.seconds),
+            "hints": record.map_or(0, |r| r.hints_used),
+        });
+        let kind = match after {
+            Some(StepOutcome::SolvedWithHelp) => EventKind::SolvedWithHelp,
+            _ => EventKind::Passed,
+        };
+        effects.extend(report(state, kind, detail));
+    }
+    effects
 }
 
 /// A statement the learner ran has finished: it may satisfy a `ran` check, and it may have
@@ -152,6 +254,9 @@ pub fn on_run_finished(
         target,
         sqlstate,
     });
+    if let Some(class) = &mut state.course.class {
+        class.check_asked = true;
+    }
     let mut effects = solution_actions(state);
     let wait = state
         .course
@@ -193,6 +298,9 @@ pub fn on_snapshot(state: &mut State) -> Vec<Effect> {
             checks: c.sql_checks(),
             patience: Duration::ZERO,
         });
+        if let Some(class) = &mut c.class {
+            class.judgings_started += 1;
+        }
     }
     effects.extend(passed(state));
     effects
@@ -204,8 +312,21 @@ pub fn on_sql_verdicts(
     verdicts: Vec<(usize, Verdict)>,
     last: bool,
 ) -> Vec<Effect> {
+    let current = round == state.course.judge_gen;
     state.course.apply_sql_verdicts(round, verdicts, last);
-    passed(state)
+    let mut effects = Vec::new();
+    if let Some(class) = state.course.class.as_mut().filter(|_| current && last) {
+        class.judgings_ended += 1;
+        if class
+            .report_after
+            .is_some_and(|n| class.judgings_ended >= n)
+        {
+            class.report_after = None;
+            effects.extend(report_checked(state));
+        }
+    }
+    effects.extend(passed(state));
+    effects
 }
 
 /// Setup or solution actions are done (or failed: the pane says why).
@@ -226,6 +347,10 @@ pub fn on_prepared(state: &mut State, round: u64, result: Result<String, String>
 
 pub fn check_now(state: &mut State) -> Vec<Effect> {
     state.course.judging = false;
+    if let Some(class) = &mut state.course.class {
+        class.check_asked = true;
+        class.unread = 0;
+    }
     let wait = state
         .course
         .step()
@@ -245,7 +370,13 @@ pub fn hint(state: &mut State) -> Vec<Effect> {
     let record = c.progress.step_mut(&lesson.id, &step.id);
     record.hints_used = record.hints_used.max(c.hints_shown as u32);
     state.focus = Focus::Lesson;
-    vec![save(&state.course)]
+    let detail = serde_json::json!({ "shown": c.hints_shown, "of": step.hints.len() });
+    if let Some(class) = &mut c.class {
+        class.unread = 0;
+    }
+    let mut effects = vec![save(&state.course)];
+    effects.extend(report(state, EventKind::Hint, detail));
+    effects
 }
 
 pub fn answer(state: &mut State, choice: usize) -> Vec<Effect> {
@@ -351,6 +482,10 @@ pub fn open_lesson(state: &mut State, l: usize, anyway: bool) -> Vec<Effect> {
     if state.course.at.map(|(i, _)| i) == Some(l) {
         return Vec::new();
     }
+    if let Some(why) = locked(state, l) {
+        state.course.notice = Some(why);
+        return Vec::new();
+    }
     let missing = state.course.missing_requirements(l);
     if !anyway && !missing.is_empty() {
         state.overlay = Overlay::ConfirmOpen { lesson: l, missing };
@@ -378,6 +513,12 @@ pub fn reset(state: &mut State, l: usize) -> Vec<Effect> {
     let Some(lesson) = state.course.lessons.get(l).cloned() else {
         return Vec::new();
     };
+    if state.course.at.map(|(i, _)| i) != Some(l) {
+        if let Some(why) = locked(state, l) {
+            state.course.notice = Some(why);
+            return Vec::new();
+        }
+    }
     // Time on the step open now belongs to it before its lesson is forgotten.
     state.course.bank_time();
     state.course.progress.reset_lesson(&lesson.id);
@@ -398,6 +539,10 @@ pub fn lessons_key(state: &mut State, k: KeyEvent) -> Vec<Effect> {
         KeyCode::Esc | KeyCode::Char('q') => state.overlay = Overlay::None,
         KeyCode::Up => *selected = selected.saturating_sub(1),
         KeyCode::Down => *selected = (*selected + 1).min(n.saturating_sub(1)),
+        // The list says why a locked lesson does not open.
+        KeyCode::Enter
+            if state.course.locked_by_pace(*selected)
+                && state.course.at.map(|(i, _)| i) != Some(*selected) => {}
         KeyCode::Enter => {
             let l = *selected;
             state.overlay = Overlay::None;
@@ -436,6 +581,176 @@ pub fn lesson_pane_key(state: &mut State, k: KeyEvent) -> Option<Vec<Effect>> {
         }
         _ => None,
     }
+}
+
+/// Why lesson `l` cannot be opened now, when the instructor's pace keeps it closed.
+fn locked(state: &State, l: usize) -> Option<String> {
+    if !state.course.locked_by_pace(l) {
+        return None;
+    }
+    let id = state.course.lessons.get(l).map_or("", |x| x.id.as_str());
+    let open = state
+        .course
+        .class
+        .as_ref()
+        .and_then(|c| c.pace)
+        .map_or_else(String::new, |n| match n {
+            1 => " (lesson 1 is open)".into(),
+            n => format!(" (lessons 1–{n} are open)"),
+        });
+    Some(format!(
+        "{id} is locked by the instructor for now{open}: it opens when the class gets there"
+    ))
+}
+
+/// What the instructor sent.
+pub fn on_class(state: &mut State, msg: ClassMsg) -> Vec<Effect> {
+    let Some(class) = &mut state.course.class else {
+        return Vec::new();
+    };
+    match msg {
+        ClassMsg::Broadcast(text) => {
+            class.broadcast = Some(text);
+            class.unread += 1;
+            Vec::new()
+        }
+        ClassMsg::Pace(pace) => {
+            class.pace = pace;
+            Vec::new()
+        }
+        ClassMsg::Drill { id, action, note } => drill(state, id, action, note),
+    }
+}
+
+pub fn on_class_status(state: &mut State, status: ReporterState) -> Vec<Effect> {
+    if let Some(class) = &mut state.course.class {
+        class.status = status;
+    }
+    Vec::new()
+}
+
+pub fn on_class_notice(state: &mut State, notice: String) -> Vec<Effect> {
+    state.course.notice = Some(notice);
+    Vec::new()
+}
+
+/// The `Prepare` round a drill's actions run in.
+fn drill_round(id: i64) -> u64 {
+    DRILL_ROUND | (id.unsigned_abs() & (DRILL_ROUND - 1))
+}
+
+/// What a drill does to this learner's cluster as it is now: a label and the actions.
+pub fn drill_actions(
+    action: &str,
+    snap: Option<&crate::telemetry::model::Snapshot>,
+) -> Result<(String, Vec<Action>), String> {
+    let snap = snap.ok_or("the cluster's state is not known yet")?;
+    let replica = || {
+        snap.nodes
+            .iter()
+            .find(|n| n.role == Role::Replica)
+            .map(|n| n.name.clone())
+            .ok_or_else(|| "the cluster has no replica right now".to_string())
+    };
+    let a = match action {
+        "kill-primary" => {
+            let node = snap
+                .primary()
+                .map(|n| n.name.clone())
+                .ok_or("the cluster has no primary right now")?;
+            Action::Node {
+                op: NodeOp::Kill,
+                node,
+            }
+        }
+        "stop-replica" => Action::Node {
+            op: NodeOp::Stop,
+            node: replica()?,
+        },
+        "pause-replay" => Action::PauseReplay { node: replica()? },
+        other => {
+            return Err(format!(
+                "this replica-lab does not know the drill {other:?} (it knows kill-primary, \
+                 stop-replica, pause-replay): update replica-lab"
+            ));
+        }
+    };
+    Ok((a.label(), vec![a]))
+}
+
+/// A drill from the instructor: run on this learner's cluster when they allowed it, else
+/// skipped; either way the class hears what happened.
+fn drill(state: &mut State, id: i64, action: String, note: String) -> Vec<Effect> {
+    let Some(class) = &state.course.class else {
+        return Vec::new();
+    };
+    let planned = if !class.allow_drills {
+        Err("skipped: you did not allow drills (join with --allow-drills to take part)".into())
+    } else if !matches!(state.phase, Phase::Running) {
+        Err("skipped: the cluster is not up".into())
+    } else {
+        drill_actions(&action, state.dash.snapshot.as_deref()).map_err(|e| format!("skipped: {e}"))
+    };
+    let allowed = class.allow_drills;
+    let (what, outcome, effects) = match planned {
+        Ok((what, actions)) => (
+            what,
+            None,
+            vec![Effect::Prepare {
+                round: drill_round(id),
+                fresh: Fresh::Never,
+                lesson: "drill".into(),
+                actions,
+            }],
+        ),
+        Err(why) => {
+            let detail = serde_json::json!({
+                "id": id, "action": action, "allowed": allowed, "outcome": "skipped", "why": why,
+            });
+            (
+                String::new(),
+                Some(Err(why)),
+                report(state, EventKind::Drill, detail)
+                    .into_iter()
+                    .collect(),
+            )
+        }
+    };
+    if let Some(class) = &mut state.course.class {
+        class.drill = Some(DrillRun {
+            id,
+            action,
+            note,
+            what,
+            outcome,
+        });
+    }
+    effects
+}
+
+/// A drill's actions are done (or failed): shown, and reported.
+pub fn on_drill_done(state: &mut State, round: u64, result: Result<String, String>) -> Vec<Effect> {
+    let Some(d) = state
+        .course
+        .class
+        .as_mut()
+        .and_then(|c| c.drill.as_mut())
+        .filter(|d| drill_round(d.id) == round && d.outcome.is_none())
+    else {
+        return Vec::new();
+    };
+    d.outcome = Some(result.clone());
+    let detail = serde_json::json!({
+        "id": d.id,
+        "action": d.action,
+        "allowed": true,
+        "outcome": if result.is_ok() { "ran" } else { "failed" },
+        "what": d.what,
+        "result": match &result { Ok(text) | Err(text) => text.clone() },
+    });
+    report(state, EventKind::Drill, detail)
+        .into_iter()
+        .collect()
 }
 
 #[cfg(test)]

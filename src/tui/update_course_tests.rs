@@ -1033,3 +1033,357 @@ fn a_reset_lesson_keeps_no_record_of_the_step_that_was_open() {
         Default::default()
     );
 }
+
+// --- Reporting to a class ---
+
+use crate::classroom::queue::EventKind as Ev;
+use crate::classroom::reporter::ClassMsg;
+use crate::tui::course::Class;
+use crate::tui::msg::DRILL_ROUND;
+
+/// The app of a learner who joined a class (drills allowed or not).
+fn in_class(progress: LearnerProgress, allow_drills: bool) -> State {
+    let mut s = app(progress);
+    s.course.class = Some(Class::new("ann".into(), allow_drills));
+    s
+}
+
+/// The class events among `effects`: kind, lesson, step, detail.
+fn reports(effects: &[Effect]) -> Vec<(Ev, String, String, serde_json::Value)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Report(ev) => Some((
+                ev.kind,
+                ev.lesson.clone().unwrap_or_default(),
+                ev.step.clone().unwrap_or_default(),
+                ev.detail.clone(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn kinds(effects: &[Effect]) -> Vec<Ev> {
+    reports(effects).into_iter().map(|r| r.0).collect()
+}
+
+fn class(s: &State) -> &Class {
+    s.course.class.as_ref().expect("in a class")
+}
+
+#[test]
+fn outside_a_class_nothing_is_reported() {
+    let mut s = app(LearnerProgress::new("ann"));
+    let mut all = ready(&mut s);
+    all.extend(prepared(&mut s));
+    all.extend(press(&mut s, KeyCode::F(4)));
+    all.extend(press(&mut s, KeyCode::F(3)));
+    all.extend(ctrl(&mut s, 'n'));
+    assert_eq!(kinds(&all), []);
+}
+
+#[test]
+fn opening_reports_the_lesson_once_and_every_step() {
+    let mut s = in_class(LearnerProgress::new("ann"), false);
+    let effects = ready(&mut s);
+    let r = reports(&effects);
+    assert_eq!(r.len(), 2, "{effects:?}");
+    assert_eq!(r[0].0, Ev::LessonOpened);
+    assert_eq!(
+        (r[0].1.as_str(), r[0].2.as_str()),
+        ("01-basics", "insert-row")
+    );
+    assert_eq!(r[0].3["starting"], true);
+    assert_eq!(r[1].0, Ev::StepOpened);
+    assert_eq!(r[1].3["index"], 1);
+    // The progress is saved first, the setup still runs.
+    saved(&effects[0]);
+    assert!(matches!(effects.last(), Some(Effect::Prepare { .. })));
+
+    prepared(&mut s);
+    let effects = ctrl(&mut s, 'n');
+    assert_eq!(kinds(&effects), [Ev::StepOpened], "the same lesson");
+    assert_eq!(reports(&effects)[0].2, "why");
+    ctrl(&mut s, 'n');
+    let effects = press(&mut s, KeyCode::Char('y'));
+    assert_eq!(kinds(&effects), [Ev::LessonOpened, Ev::StepOpened]);
+    assert_eq!(reports(&effects)[0].1, "02-next");
+}
+
+#[test]
+fn a_statement_is_reported_checked_once_its_judging_ends_then_passed() {
+    let mut s = in_class(LearnerProgress::new("ann"), false);
+    ready(&mut s);
+    prepared(&mut s);
+    let round = s.course.judge_gen;
+    type_sql(&mut s, "INSERT INTO t VALUES (1);");
+    assert_eq!(kinds(&press(&mut s, KeyCode::F(5))), []);
+    let effects = send(&mut s, finished(1, None));
+    assert_eq!(
+        effects,
+        [judge_sql(round, Duration::from_secs(10))],
+        "not yet"
+    );
+    // The judging after the setup, superseded, ends: not the statement's.
+    let effects = verdicts(&mut s, round, Verdict::fail("pg2: got 0"), true);
+    assert_eq!(kinds(&effects), []);
+    // A try that is not the last says nothing.
+    let effects = verdicts(&mut s, round, Verdict::fail("pg2: got 0"), false);
+    assert_eq!(kinds(&effects), []);
+
+    s.course.opened_at = Instant::now().checked_sub(Duration::from_secs(42));
+    let effects = verdicts(&mut s, round, Verdict::pass("got 1, wanted >= 1"), true);
+    let r = reports(&effects);
+    assert_eq!(
+        r.iter().map(|x| x.0).collect::<Vec<_>>(),
+        [Ev::Checked, Ev::Passed]
+    );
+    assert_eq!(r[0].3["passing"], 3);
+    assert_eq!(r[0].3["total"], 3);
+    assert_eq!(r[0].3["verdicts"].as_array().map(Vec::len), Some(3));
+    assert_eq!(r[1].3["seconds"], 42);
+    assert_eq!(r[1].3["hints"], 0);
+    assert_eq!(
+        (r[1].1.as_str(), r[1].2.as_str()),
+        ("01-basics", "insert-row")
+    );
+
+    // Done already: checking again is reported, passing again is not.
+    let effects = press(&mut s, KeyCode::F(3));
+    assert_eq!(effects, [judge_sql(round, Duration::from_secs(10))]);
+    let effects = verdicts(&mut s, round, Verdict::pass("got 2, wanted >= 1"), true);
+    assert_eq!(kinds(&effects), [Ev::Checked]);
+}
+
+#[test]
+fn the_checked_report_waits_for_the_judging_asked_for_not_an_older_one() {
+    let mut s = in_class(LearnerProgress::new("ann"), false);
+    ready(&mut s);
+    prepared(&mut s);
+    let round = s.course.judge_gen;
+    // The judging after the setup is nobody's question.
+    assert_eq!(
+        kinds(&verdicts(&mut s, round, Verdict::fail("pg2: got 0"), true)),
+        []
+    );
+    // A telemetry-driven judging is running when the learner presses F3.
+    s.course.last_judged = Instant::now().checked_sub(Duration::from_secs(10));
+    let auto = send(&mut s, Msg::Snapshot(Arc::new(snapshot(vec![]))));
+    assert_eq!(auto, [judge_sql(round, Duration::ZERO)]);
+    press(&mut s, KeyCode::F(3));
+    // The older loop ends first: not the answer to F3.
+    assert_eq!(
+        kinds(&verdicts(&mut s, round, Verdict::fail("pg2: got 0"), true)),
+        []
+    );
+    let effects = verdicts(&mut s, round, Verdict::fail("pg2: got 0"), true);
+    let r = reports(&effects);
+    assert_eq!(r.len(), 1, "{effects:?}");
+    assert_eq!(r[0].0, Ev::Checked);
+    assert_eq!(r[0].3["passing"], 1, "only the telemetry check passes");
+    // Verdicts of an older step never count.
+    let effects = verdicts(&mut s, round - 1, Verdict::pass("late"), true);
+    assert_eq!(kinds(&effects), []);
+}
+
+#[test]
+fn f3_on_a_step_without_sql_checks_is_reported_at_once() {
+    let mut s = in_class(resumed_at("why"), false);
+    ready(&mut s);
+    let effects = press(&mut s, KeyCode::F(3));
+    let r = reports(&effects);
+    assert_eq!(r.len(), 1, "{effects:?}");
+    assert_eq!(r[0].0, Ev::Checked);
+    assert_eq!(
+        (r[0].3["passing"].clone(), r[0].3["total"].clone()),
+        (0.into(), 1.into())
+    );
+    assert_eq!(r[0].3["verdicts"][0]["pass"], false);
+}
+
+#[test]
+fn hints_and_help_are_reported_with_time_on_the_step() {
+    let mut s = in_class(LearnerProgress::new("ann"), false);
+    ready(&mut s);
+    prepared(&mut s);
+    let round = s.course.judge_gen;
+    let effects = press(&mut s, KeyCode::F(4));
+    let r = reports(&effects);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].0, Ev::Hint);
+    assert_eq!(r[0].3, serde_json::json!({ "shown": 1, "of": 3 }));
+    press(&mut s, KeyCode::F(4));
+    press(&mut s, KeyCode::F(4));
+    assert_eq!(kinds(&press(&mut s, KeyCode::F(4))), [], "no fourth hint");
+
+    press(&mut s, KeyCode::F(9));
+    press(&mut s, KeyCode::Char('y'));
+    send(&mut s, finished(1, None));
+    prepared(&mut s);
+    s.course.opened_at = Instant::now().checked_sub(Duration::from_secs(90));
+    let effects = verdicts(&mut s, round, Verdict::pass("got 1, wanted >= 1"), true);
+    let r = reports(&effects);
+    let help = r
+        .iter()
+        .find(|x| x.0 == Ev::SolvedWithHelp)
+        .expect("solved with help");
+    assert_eq!(help.3["seconds"], 90);
+    assert_eq!(help.3["hints"], 3);
+    assert!(!r.iter().any(|x| x.0 == Ev::Passed));
+}
+
+#[test]
+fn the_pace_locks_later_lessons() {
+    let mut s = in_class(LearnerProgress::new("ann"), false);
+    ready(&mut s);
+    prepared(&mut s);
+    for step in ["insert-row", "why"] {
+        s.course.progress.step_mut("01-basics", step).outcome = Some(StepOutcome::Passed);
+    }
+    assert_eq!(send(&mut s, Msg::Class(ClassMsg::Pace(Some(1)))), []);
+    assert!(s.course.locked_by_pace(1));
+    assert!(!s.course.locked_by_pace(0));
+    ctrl(&mut s, 'n');
+    assert_eq!(ctrl(&mut s, 'n'), [], "Ctrl-N stops at the lock");
+    assert_eq!(s.course.at, Some((0, 1)));
+    let notice = s.course.notice.clone().unwrap_or_default();
+    assert!(
+        notice.contains("02-next is locked by the instructor"),
+        "{notice}"
+    );
+    assert!(notice.contains("lesson 1 is open"), "{notice}");
+
+    // The list does not open it either, and stays up to say why.
+    press(&mut s, KeyCode::F(10));
+    press(&mut s, KeyCode::Down);
+    assert_eq!(press(&mut s, KeyCode::Enter), []);
+    assert_eq!(s.overlay, Overlay::Lessons { selected: 1 });
+    press(&mut s, KeyCode::Esc);
+
+    // Unlocked: on it goes.
+    send(&mut s, Msg::Class(ClassMsg::Pace(None)));
+    ctrl(&mut s, 'n');
+    assert_eq!(s.course.at, Some((1, 0)));
+}
+
+#[test]
+fn a_broadcast_is_shown_with_a_badge_until_the_learner_acts_on_the_tutorial() {
+    let mut s = in_class(LearnerProgress::new("ann"), false);
+    ready(&mut s);
+    prepared(&mut s);
+    send(
+        &mut s,
+        Msg::Class(ClassMsg::Broadcast("break until 11".into())),
+    );
+    send(
+        &mut s,
+        Msg::Class(ClassMsg::Broadcast("back at 11:15".into())),
+    );
+    assert_eq!(class(&s).broadcast.as_deref(), Some("back at 11:15"));
+    assert_eq!(class(&s).unread, 2);
+    press(&mut s, KeyCode::F(3));
+    assert_eq!(class(&s).unread, 0);
+    assert_eq!(
+        class(&s).broadcast.as_deref(),
+        Some("back at 11:15"),
+        "the message stays in the pane"
+    );
+}
+
+#[test]
+fn an_allowed_drill_runs_on_the_learner_s_cluster_and_is_reported() {
+    let mut s = in_class(LearnerProgress::new("ann"), true);
+    ready(&mut s);
+    prepared(&mut s);
+    let drill = |action: &str| {
+        Msg::Class(ClassMsg::Drill {
+            id: 7,
+            action: action.into(),
+            note: "watch the dashboard".into(),
+        })
+    };
+    let effects = send(&mut s, drill("kill-primary"));
+    assert_eq!(
+        effects,
+        [Effect::Prepare {
+            round: DRILL_ROUND | 7,
+            fresh: Fresh::Never,
+            lesson: "drill".into(),
+            actions: vec![Action::Node {
+                op: NodeOp::Kill,
+                node: "pg1".into()
+            }],
+        }]
+    );
+    let d = class(&s).drill.clone().expect("a drill");
+    assert_eq!((d.what.as_str(), d.outcome), ("kill pg1", None));
+    // The tutorial's own round is not disturbed by the drill's answer.
+    let busy = s.course.busy.clone();
+    let effects = send(
+        &mut s,
+        Msg::Prepared {
+            round: DRILL_ROUND | 7,
+            result: Ok(String::new()),
+        },
+    );
+    assert_eq!(s.course.busy, busy);
+    let r = reports(&effects);
+    assert_eq!(r.len(), 1, "{effects:?}");
+    assert_eq!(r[0].0, Ev::Drill);
+    assert_eq!(r[0].3["outcome"], "ran");
+    assert_eq!(r[0].3["id"], 7);
+    assert_eq!(r[0].3["action"], "kill-primary");
+    assert_eq!(
+        class(&s).drill.as_ref().and_then(|d| d.outcome.clone()),
+        Some(Ok(String::new()))
+    );
+
+    let effects = send(&mut s, drill("stop-replica"));
+    assert!(matches!(
+        &effects[..],
+        [Effect::Prepare { actions, .. }] if actions == &[Action::Node { op: NodeOp::Stop, node: "pg2".into() }]
+    ));
+    let effects = send(&mut s, drill("pause-replay"));
+    assert!(matches!(
+        &effects[..],
+        [Effect::Prepare { actions, .. }] if actions == &[Action::PauseReplay { node: "pg2".into() }]
+    ));
+    let effects = send(
+        &mut s,
+        Msg::Prepared {
+            round: DRILL_ROUND | 7,
+            result: Err("pg2 is not running".into()),
+        },
+    );
+    assert_eq!(reports(&effects)[0].3["outcome"], "failed");
+
+    // One this version does not know is skipped, and says so.
+    let effects = send(&mut s, drill("flood-the-disk"));
+    let r = reports(&effects);
+    assert_eq!(r[0].3["outcome"], "skipped");
+    let why = r[0].3["why"].as_str().unwrap_or_default().to_string();
+    assert!(why.contains("does not know the drill"), "{why}");
+}
+
+#[test]
+fn a_drill_the_learner_did_not_allow_is_skipped_and_reported() {
+    let mut s = in_class(LearnerProgress::new("ann"), false);
+    ready(&mut s);
+    prepared(&mut s);
+    let effects = send(
+        &mut s,
+        Msg::Class(ClassMsg::Drill {
+            id: 3,
+            action: "kill-primary".into(),
+            note: String::new(),
+        }),
+    );
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Prepare { .. })));
+    let r = reports(&effects);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].3["outcome"], "skipped");
+    assert_eq!(r[0].3["allowed"], false);
+    let d = class(&s).drill.clone().expect("shown");
+    assert!(matches!(d.outcome, Some(Err(why)) if why.contains("--allow-drills")));
+}

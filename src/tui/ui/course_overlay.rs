@@ -20,7 +20,8 @@ pub fn lessons(frame: &mut Frame, area: Rect, state: &State, selected: usize, t:
     for (i, lesson) in course.lessons.iter().enumerate() {
         let s = course.progress.summary(lesson);
         let complete = course.progress.is_complete(lesson);
-        let locked = !course.missing_requirements(i).is_empty();
+        let paced = course.locked_by_pace(i) && Some(i) != current;
+        let locked = paced || !course.missing_requirements(i).is_empty();
         let mark = if complete {
             Span::styled("✓ ", t.ok)
         } else if Some(i) == current {
@@ -30,16 +31,20 @@ pub fn lessons(frame: &mut Frame, area: Rect, state: &State, selected: usize, t:
         } else {
             Span::raw("  ")
         };
-        let count = format!(
-            " {}/{}{}",
-            s.done,
-            s.total,
-            if s.with_help > 0 {
-                format!(" ({} helped)", s.with_help)
-            } else {
-                String::new()
-            }
-        );
+        let count = if paced {
+            " locked by the instructor".to_string()
+        } else {
+            format!(
+                " {}/{}{}",
+                s.done,
+                s.total,
+                if s.with_help > 0 {
+                    format!(" ({} helped)", s.with_help)
+                } else {
+                    String::new()
+                }
+            )
+        };
         let room = inner_w.saturating_sub(2 + width(&count));
         let name = truncate(&format!("{} {}", lesson.id, lesson.title), room).into_owned();
         let pad = room.saturating_sub(width(&name));
@@ -61,12 +66,24 @@ pub fn lessons(frame: &mut Frame, area: Rect, state: &State, selected: usize, t:
         lines.push(Line::default());
         lines.push(Line::styled(lesson.summary.clone(), t.dim));
         let missing = course.missing_requirements(selected);
-        if !missing.is_empty() {
+        if course.locked_by_pace(selected) && Some(selected) != current {
+            lines.push(Line::styled(
+                "Locked by the instructor: it opens when the class gets there.",
+                t.warning,
+            ));
+        } else if !missing.is_empty() {
             lines.push(Line::styled(
                 format!("Do {} first.", missing.join(", ")),
                 t.warning,
             ));
         }
+    }
+    if let Some(why) = course
+        .class
+        .as_ref()
+        .and_then(|c| c.status.last_error.as_ref())
+    {
+        lines.push(Line::styled(format!("Class: {why}"), t.dim));
     }
     let h = u16::try_from(lines.len() + 3).unwrap_or(u16::MAX);
     let r = centered(area, w, h.min(area.height));

@@ -7,7 +7,7 @@ use super::lesson::{inline_owned, lines as markdown};
 use crate::lesson::model::Step;
 use crate::lesson::progress::StepOutcome;
 use crate::lesson::verify::describe;
-use crate::tui::course::{CheckState, Course};
+use crate::tui::course::{CheckState, Class, Course};
 use crate::tui::theme::Theme;
 
 fn owned(line: Line<'_>) -> Line<'static> {
@@ -97,9 +97,44 @@ pub fn status(course: &Course, step: &Step, t: &Theme) -> Vec<Line<'static>> {
     out
 }
 
+/// The instructor's latest message and the drill running or just run.
+fn class_lines(class: &Class, t: &Theme) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    if let Some(text) = &class.broadcast {
+        out.push(Line::from(vec![
+            Span::styled("✉ instructor: ", t.warning),
+            Span::styled(text.clone(), t.strong),
+        ]));
+    }
+    if let Some(d) = &class.drill {
+        let (status, style) = match &d.outcome {
+            None => (format!("{}…", d.what), t.busy),
+            Some(Ok(text)) if text.is_empty() || text == "done" => {
+                (format!("{} done", d.what), t.ok)
+            }
+            Some(Ok(text)) => (format!("{} done: {text}", d.what), t.ok),
+            // Skipped, or the action's own failure (which names the action).
+            Some(Err(why)) if d.what.is_empty() => (why.clone(), t.dim),
+            Some(Err(why)) => (why.clone(), t.error),
+        };
+        let mut spans = vec![
+            Span::styled(format!("⚡ drill: {} · ", d.action), t.warning),
+            Span::styled(status, style),
+        ];
+        if !d.note.is_empty() {
+            spans.push(Span::raw(format!(" · {}", d.note)));
+        }
+        out.push(Line::from(spans));
+    }
+    out
+}
+
 /// What is going on, or what to do next.
 fn footer(course: &Course, step: &Step, t: &Theme) -> Vec<Line<'static>> {
     let mut out = Vec::new();
+    if let Some(class) = &course.class {
+        out.extend(class_lines(class, t));
+    }
     if let Some(note) = &course.notice {
         out.push(Line::styled(note.clone(), t.warning));
     }
@@ -138,4 +173,59 @@ fn footer(course: &Course, step: &Step, t: &Theme) -> Vec<Line<'static>> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::course::DrillRun;
+    use crate::tui::state::ThemeName;
+    use crate::tui::theme::theme;
+
+    fn text(lines: &[Line]) -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn the_instructor_s_message_and_the_drill_are_in_the_footer() {
+        let t = theme(ThemeName::Mono);
+        let mut class = Class::new("ann".into(), true);
+        assert!(class_lines(&class, &t).is_empty());
+        class.broadcast = Some("break until 11".into());
+        class.drill = Some(DrillRun {
+            id: 1,
+            action: "kill-primary".into(),
+            note: "watch the dashboard".into(),
+            what: "kill pg1".into(),
+            outcome: None,
+        });
+        assert_eq!(
+            text(&class_lines(&class, &t)),
+            [
+                "✉ instructor: break until 11",
+                "⚡ drill: kill-primary · kill pg1… · watch the dashboard"
+            ]
+        );
+        if let Some(d) = &mut class.drill {
+            d.outcome = Some(Ok("done".into()));
+        }
+        assert_eq!(
+            text(&class_lines(&class, &t))[1],
+            "⚡ drill: kill-primary · kill pg1 done · watch the dashboard"
+        );
+        class.drill = Some(DrillRun {
+            id: 2,
+            action: "stop-replica".into(),
+            note: String::new(),
+            what: String::new(),
+            outcome: Some(Err("skipped: you did not allow drills".into())),
+        });
+        assert_eq!(
+            text(&class_lines(&class, &t))[1],
+            "⚡ drill: stop-replica · skipped: you did not allow drills"
+        );
+    }
 }

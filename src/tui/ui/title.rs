@@ -9,11 +9,14 @@ use ratatui::widgets::Paragraph;
 
 use super::text::{one_line, truncate, width};
 use crate::sql::TxState;
+use crate::tui::course::Class;
 use crate::tui::state::State;
 use crate::tui::theme::Theme;
 
 /// Cells the target keeps however narrow the bar.
 const MIN_TARGET: usize = 8;
+/// Cells the learner's name in a class takes at most.
+const MAX_CLASS_NAME: usize = 16;
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, t: &Theme) {
     let c = &state.console;
@@ -49,6 +52,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, t: &Theme) {
         spans.push(sep());
         spans.push(Span::styled("running…", t.title_bar.patch(t.busy)));
     }
+    if let Some(class) = &state.course.class {
+        spans.push(sep());
+        spans.extend(class_spans(class, t));
+    }
     // The target gets the room the rest leaves, and at least a few cells.
     let rest: usize = spans.iter().map(|s| s.width()).sum();
     let room = usize::from(area.width).saturating_sub(rest).max(MIN_TARGET);
@@ -67,6 +74,33 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, t: &Theme) {
         }
     }
     frame.render_widget(Paragraph::new(Line::from(spans)).style(t.title_bar), area);
+}
+
+/// `class: NAME · ✓` (or `· 12 queued`, `· hub unreachable`), and `✉ N` for messages from
+/// the instructor not looked at yet.
+fn class_spans(class: &Class, t: &Theme) -> Vec<Span<'static>> {
+    let s = &class.status;
+    let style = if s.connected && s.queued == 0 {
+        t.ok
+    } else if s.last_error.is_some() {
+        t.error
+    } else {
+        t.busy
+    };
+    let mut out = vec![
+        Span::raw(format!(
+            "class: {} · ",
+            truncate(&one_line(&class.name), MAX_CLASS_NAME)
+        )),
+        Span::styled(class.delivery(), t.title_bar.patch(style)),
+    ];
+    if class.unread > 0 {
+        out.push(Span::styled(
+            format!(" ✉ {}", class.unread),
+            t.title_bar.patch(t.warning),
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -121,5 +155,49 @@ mod tests {
         // A short target is shown whole, as before.
         s.console.target = Target::Node("pg2".into());
         assert!(bar(&s, 100).contains("SQL → pg2 · sticky"));
+    }
+
+    #[test]
+    fn the_class_shows_how_delivery_stands_and_unread_messages() {
+        use crate::classroom::reporter::ReporterState;
+        let lesson = LessonPane {
+            title: String::new(),
+            text: String::new(),
+            scroll: 0,
+        };
+        let mut s = State::new("lab".into(), lesson, ThemeName::Mono);
+        s.phase = Phase::Running;
+        assert!(!bar(&s, 120).contains("class:"));
+        let mut class = Class::new("ann".into(), true);
+        class.status = ReporterState {
+            connected: true,
+            ..ReporterState::default()
+        };
+        s.course.class = Some(class.clone());
+        assert!(
+            bar(&s, 120).contains("│ class: ann · ✓"),
+            "{}",
+            bar(&s, 120)
+        );
+        class.status.queued = 12;
+        s.course.class = Some(class.clone());
+        assert!(
+            bar(&s, 120).contains("class: ann · 12 queued"),
+            "{}",
+            bar(&s, 120)
+        );
+        class.status = ReporterState {
+            connected: false,
+            queued: 3,
+            last_error: Some("cannot reach the hub".into()),
+            delivered: 0,
+        };
+        class.unread = 2;
+        s.course.class = Some(class);
+        let line = bar(&s, 120);
+        assert!(
+            line.contains("class: ann · hub unreachable · 3 queued ✉ 2"),
+            "{line}"
+        );
     }
 }

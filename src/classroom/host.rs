@@ -1,0 +1,600 @@
+//! `classroom host`: a hub (the PostgreSQL given, or one started through the runtime), its
+//! schema brought up to date, a session with a fresh join code, and the command learners run.
+//! `classroom down`: stops the started hub.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio_postgres::Client;
+
+use super::connect::{self, HubError, connect, mask, with_login};
+use super::migrate::migrate;
+use crate::cluster::state::{ClusterRecord, cluster_dir};
+use crate::cluster::topology::MIN_REPLICAS;
+use crate::commands::{Result, bring_up, load_settings, print_progress, remove};
+use crate::runtime::RuntimeError;
+use crate::runtime::local::{detect_addressing, port_holder, port_in_use};
+use crate::settings::{Settings, data_root};
+
+/// The cluster `classroom host` starts when no `--db` is given.
+pub const HUB_CLUSTER: &str = "classroom-hub";
+/// The login learners' `join` uses; it may only call `classroom.join()`.
+pub const GATE_USER: &str = "classroom_gate";
+pub const GATE_PASSWORD: &str = "classroom_gate";
+/// What a started hub occupies from `--port` on: write, read, stats, then its nodes.
+pub const HUB_PORTS: u16 = 6;
+const CODE_ALPHABET: &[u8; 32] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+pub const CODE_LEN: usize = 8;
+
+/// `hub.toml` in the classroom folder: which hub and session the instructor's commands use.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HubFile {
+    /// The instructor's login to the hub (the file is readable by its owner only).
+    pub url: String,
+    pub session_id: i64,
+    pub title: String,
+}
+
+impl HubFile {
+    pub fn path(classroom_dir: &Path) -> PathBuf {
+        classroom_dir.join("hub.toml")
+    }
+
+    /// The hub last hosted from this machine; `None` when there is none.
+    pub fn load(classroom_dir: &Path) -> Result<Option<HubFile>> {
+        let path = Self::path(classroom_dir);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(RuntimeError::new(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )));
+            }
+        };
+        toml::from_str(&text).map(Some).map_err(|e| {
+            RuntimeError::new(format!(
+                "{} is damaged ({e}): run `replica-lab classroom host` again, or give --db",
+                path.display()
+            ))
+        })
+    }
+
+    /// Written readable by its owner only: the URL holds the instructor's password.
+    pub fn save(&self, classroom_dir: &Path) -> Result<PathBuf> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        use std::os::unix::fs::PermissionsExt as _;
+        let path = Self::path(classroom_dir);
+        let fail = |e: std::io::Error| {
+            RuntimeError::new(format!(
+                "cannot write {}: {e}; set classroom_dir (REPLICA_LAB_CLASSROOM_DIR) to a \
+                 writable folder",
+                path.display()
+            ))
+        };
+        std::fs::create_dir_all(classroom_dir).map_err(fail)?;
+        let text = toml::to_string(self)
+            .map_err(|e| RuntimeError::new(format!("cannot write the hub file: {e}")))?;
+        let tmp = path.with_extension("toml.tmp");
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(fail)?;
+        // An existing file keeps its mode through `open`; set it whatever it was.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(fail)?;
+        file.write_all(text.as_bytes()).map_err(fail)?;
+        file.sync_all().map_err(fail)?;
+        std::fs::rename(&tmp, &path).map_err(fail)?;
+        Ok(path)
+    }
+}
+
+/// Eight characters from an alphabet without 0/O and 1/I, drawn from the system's CSPRNG.
+pub fn new_code() -> std::result::Result<String, HubError> {
+    let mut bytes = [0u8; CODE_LEN];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| HubError::Other(format!("no random numbers for a join code: {e}")))?;
+    Ok(code_from(bytes))
+}
+
+/// 32 symbols divide 256, so every symbol is equally likely.
+fn code_from(bytes: [u8; CODE_LEN]) -> String {
+    bytes
+        .iter()
+        .map(|b| char::from(CODE_ALPHABET[usize::from(*b) % CODE_ALPHABET.len()]))
+        .collect()
+}
+
+/// A new session whose join code is accepted for `valid_for`; returns its id and the code.
+/// The hub keeps only the code's SHA-256 (hex, of the upper-case code).
+pub async fn create_session(
+    client: &Client,
+    title: &str,
+    valid_for: Duration,
+) -> std::result::Result<(i64, String), HubError> {
+    let title = title.trim();
+    if title.is_empty() {
+        return Err(HubError::Other(
+            "the class needs a title: give --title".into(),
+        ));
+    }
+    let code = new_code()?;
+    let row = client
+        .query_one(
+            "INSERT INTO classroom.sessions (title, join_code_hash, code_expires_at)
+             VALUES ($1, encode(sha256(convert_to(upper($2), 'UTF8')), 'hex'),
+                     now() + make_interval(secs => $3))
+             RETURNING id",
+            &[&title, &code, &valid_for.as_secs_f64()],
+        )
+        .await
+        .map_err(|e| HubError::sql("cannot create the class's session on the hub", &e))?;
+    Ok((row.get(0), code))
+}
+
+/// The hub URL with the gate's login, which learners' `join` uses.
+pub fn gate_url(hub_url: &str) -> std::result::Result<String, HubError> {
+    with_login(hub_url, GATE_USER, GATE_PASSWORD)
+}
+
+/// Every learner gets a login of their own, made by `classroom.join()` as the hub login.
+pub async fn check_can_create_roles(client: &Client) -> std::result::Result<(), HubError> {
+    let row = client
+        .query_one(
+            "SELECT current_user::text, rolsuper OR rolcreaterole
+             FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await
+        .map_err(|e| HubError::sql("cannot ask the hub what this login may do", &e))?;
+    let (user, can): (String, bool) = (row.get(0), row.get(1));
+    if can {
+        return Ok(());
+    }
+    Err(HubError::Other(format!(
+        "the hub login {user} cannot create roles, and each learner gets a login of their own: \
+         as a superuser run ALTER ROLE \"{user}\" CREATEROLE, or host with a superuser's URL"
+    )))
+}
+
+/// `90m`, `4h`, `1h30m`, `45s`, `2d`: numbers each followed by a unit.
+pub fn parse_valid_for(text: &str) -> std::result::Result<Duration, String> {
+    let bad = || {
+        format!("--code-valid {text:?} is not a duration: write e.g. 90m, 4h or 1h30m (d, h, m, s)")
+    };
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    for c in text.trim().chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c.to_ascii_lowercase() {
+            'd' => 86_400,
+            'h' => 3_600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(bad()),
+        };
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|s| total.checked_add(s))
+            .ok_or_else(bad)?;
+        number.clear();
+    }
+    if !number.is_empty() || total == 0 {
+        return Err(bad());
+    }
+    if total > 30 * 86_400 {
+        return Err(format!(
+            "--code-valid {text:?} is longer than 30 days: a join code should not outlive the class"
+        ));
+    }
+    Ok(Duration::from_secs(total))
+}
+
+/// Settings with nothing from the command line: the config file and environment only.
+#[derive(Serialize)]
+struct NoFlags {}
+
+pub async fn host(
+    db: Option<&str>,
+    title: &str,
+    code_valid: &str,
+    bind: Option<IpAddr>,
+    port: u16,
+) -> Result<()> {
+    let valid_for = parse_valid_for(code_valid).map_err(RuntimeError::new)?;
+    let settings = load_settings(&NoFlags {})?;
+    let (url, learners_url) = match db {
+        Some(url) => (url.to_string(), gate_url(url)?),
+        None => start_hub(&settings, bind, port).await?,
+    };
+    let hub = if db.is_some() {
+        connect(&url, "replica-lab classroom host").await?
+    } else {
+        connect_started(&url).await?
+    };
+    check_can_create_roles(&hub.client).await?;
+    let version = migrate(&hub.client).await?;
+    let (session_id, code) = create_session(&hub.client, title, valid_for).await?;
+    let expires: String = hub
+        .client
+        .query_one(
+            "SELECT to_char(code_expires_at, 'YYYY-MM-DD HH24:MI TZ')
+             FROM classroom.sessions WHERE id = $1",
+            &[&session_id],
+        )
+        .await
+        .map_err(|e| HubError::sql("cannot read the session back", &e))?
+        .get(0);
+    let dir = super::classroom_dir(&settings);
+    let saved = HubFile {
+        url: url.clone(),
+        session_id,
+        title: title.trim().to_string(),
+    }
+    .save(&dir)?;
+    println!(
+        "class {:?} is open on {} (session {session_id}, hub schema version {version})\n\
+         join code {code}, accepted until {expires} ({code_valid})\n\n\
+         learners run:\n  replica-lab classroom join {code} --name YOUR-NAME --hub {learners_url}\n\
+         or start the app with:\n  replica-lab --join {code} --learner YOUR-NAME --hub {learners_url}\n",
+        title.trim(),
+        mask(&url),
+    );
+    if learners_url.contains("sslrootcert=") {
+        println!(
+            "the hub URL names sslrootcert: each learner needs that CA file at the same path, \
+             or edits it in the command\n"
+        );
+    }
+    println!(
+        "the roster: replica-lab classroom   (this hub is remembered in {})",
+        saved.display()
+    );
+    Ok(())
+}
+
+pub async fn down(purge: bool) -> Result<()> {
+    let base = load_settings(&NoFlags {})?;
+    let settings = Settings {
+        name: HUB_CLUSTER.into(),
+        ..base
+    };
+    let stopped = remove(&settings, !purge).await?;
+    let dir = super::classroom_dir(&settings);
+    if purge {
+        match std::fs::remove_file(HubFile::path(&dir)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(RuntimeError::new(format!(
+                    "cannot remove {}: {e}",
+                    HubFile::path(&dir).display()
+                )));
+            }
+        }
+    }
+    match (stopped, purge) {
+        (false, _) => println!(
+            "no hub was started on this machine (classroom host without --db starts one): \
+             nothing to stop{}",
+            if purge {
+                "; the hub file is removed"
+            } else {
+                ""
+            }
+        ),
+        (true, false) => println!(
+            "the hub is stopped; its data stays in {} (classroom host starts it again, \
+             classroom down --purge removes it)",
+            cluster_dir(&data_root(&settings), HUB_CLUSTER).display()
+        ),
+        (true, true) => println!("the hub is removed, with its data"),
+    }
+    Ok(())
+}
+
+/// The started hub's cluster settings: the user's, with the hub's name and ports.
+pub fn hub_settings(
+    base: &Settings,
+    bind: Option<IpAddr>,
+    port: u16,
+) -> std::result::Result<Settings, String> {
+    let at = |i: u16| {
+        port.checked_add(i).ok_or_else(|| {
+            format!(
+                "--port {port} leaves no room: the hub uses {HUB_PORTS} ports from it; choose a \
+                 lower one"
+            )
+        })
+    };
+    if port == 0 {
+        return Err("--port 0 is not a port: choose e.g. 5439".into());
+    }
+    at(HUB_PORTS - 1)?;
+    Ok(Settings {
+        name: HUB_CLUSTER.into(),
+        replicas: MIN_REPLICAS,
+        bind_host: bind.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        write_port: port,
+        read_port: at(1)?,
+        stats_port: at(2)?,
+        // Off the learner's own cluster's node port, so both run on one machine.
+        node_port: at(3)?,
+        ..base.clone()
+    })
+}
+
+/// The addresses a started hub binds, with what each is, for a clear message when one is taken.
+fn hub_addresses(settings: &Settings) -> Vec<(SocketAddr, &'static str)> {
+    let host = settings.bind_host;
+    let mut wanted = vec![
+        (SocketAddr::new(host, settings.write_port), "write endpoint"),
+        (SocketAddr::new(host, settings.read_port), "read endpoint"),
+        (SocketAddr::new(host, settings.stats_port), "stats page"),
+    ];
+    let nodes = 1 + u16::from(settings.replicas);
+    for i in 1..=nodes {
+        let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        // Nodes on loopback aliases share a port; on 127.0.0.1 each has its own.
+        let base = u32::from(settings.node_base);
+        let alias = IpAddr::V4(Ipv4Addr::from(base + u32::from(i)));
+        wanted.push((SocketAddr::new(alias, settings.node_port), "node"));
+        wanted.push((
+            SocketAddr::new(loopback, settings.node_port.saturating_add(i)),
+            "node",
+        ));
+    }
+    wanted
+}
+
+fn check_hub_ports(settings: &Settings) -> Result<()> {
+    let aliases = matches!(
+        detect_addressing(settings.node_base),
+        crate::cluster::topology::NodeAddressing::LoopbackAliases
+    );
+    for (addr, what) in hub_addresses(settings) {
+        let alias = addr.ip() != IpAddr::V4(Ipv4Addr::LOCALHOST) && what == "node";
+        if alias && !aliases {
+            continue;
+        }
+        if port_in_use(addr) {
+            let holder = port_holder(addr.port())
+                .map(|h| format!(" by {h}"))
+                .unwrap_or_default();
+            return Err(RuntimeError::new(format!(
+                "port {} (the hub's {what}, {addr}) is in use{holder}: free it, or start the hub \
+                 on other ports with --port (it uses {} to {})",
+                addr.port(),
+                settings.write_port,
+                settings.write_port.saturating_add(HUB_PORTS - 1)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Starts (or restarts) the hub cluster; returns the instructor's URL and the learners'.
+async fn start_hub(base: &Settings, bind: Option<IpAddr>, port: u16) -> Result<(String, String)> {
+    let settings = hub_settings(base, bind, port).map_err(RuntimeError::new)?;
+    let dir = cluster_dir(&data_root(&settings), HUB_CLUSTER);
+    let existing = ClusterRecord::load(&dir)?;
+    if existing.is_none() {
+        check_hub_ports(&settings)?;
+    }
+    let running = bring_up(&settings, &print_progress, None).await?;
+    make_room(&running).await?;
+    let topo = running.record.topology();
+    let write = topo.endpoints.write;
+    if existing.is_some() && write.port() != port {
+        eprintln!(
+            "  the hub was made with --port {}: it keeps it (classroom down --purge, then host \
+             again to move it)",
+            write.port()
+        );
+    }
+    let c = &topo.credentials;
+    let local = if write.ip().is_unspecified() {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), write.port())
+    } else {
+        write
+    };
+    let path = format!("/{}", connect::percent_encode(&c.database));
+    let instructor = format!(
+        "postgresql://{}:{}@{local}{path}?sslmode=disable",
+        connect::percent_encode(&c.user),
+        connect::percent_encode(&c.password),
+    );
+    let reach = if write.ip().is_unspecified() {
+        format!("{}:{}", this_host(), write.port())
+    } else {
+        write.to_string()
+    };
+    let learners = format!("postgresql://{GATE_USER}:{GATE_PASSWORD}@{reach}{path}");
+    if write.ip().is_unspecified() {
+        eprintln!(
+            "  the hub listens on every interface; learners reach it as {reach}: if that name \
+             does not resolve for them, give them this machine's address instead"
+        );
+    }
+    Ok((instructor, learners))
+}
+
+/// Connections a started hub accepts: every learner's app keeps one open, and PostgreSQL's
+/// default of 100 would turn a large class away.
+pub const HUB_MAX_CONNECTIONS: u32 = 500;
+
+/// Raises `max_connections` on a started hub (once: it takes a restart). The standby first: a
+/// standby refuses to run with fewer connections than its primary.
+async fn make_room(running: &crate::commands::Running) -> Result<()> {
+    use crate::cluster::admin::Admin;
+    use crate::cluster::node_ops::NodeOp;
+    use crate::cluster::ops::Cluster;
+    let topo = running.record.topology();
+    let c = &topo.credentials;
+    let mut nodes: Vec<_> = topo.nodes.iter().collect();
+    // pg1 is the hub's first primary; the standby goes first.
+    nodes.sort_by_key(|n| n.name == "pg1");
+    let mut restart = Vec::new();
+    for node in &nodes {
+        let admin = Admin::tcp(running.rt.client_addr(node), c, "postgres").await?;
+        let now: String = admin
+            .client()
+            .query_one("SHOW max_connections", &[])
+            .await
+            .map_err(|e| RuntimeError::new(format!("SHOW max_connections on {}: {e}", node.name)))?
+            .get(0);
+        if now.parse::<u32>().unwrap_or(0) >= HUB_MAX_CONNECTIONS {
+            continue;
+        }
+        admin
+            .client()
+            .batch_execute(&format!(
+                "ALTER SYSTEM SET max_connections = {HUB_MAX_CONNECTIONS}"
+            ))
+            .await
+            .map_err(|e| {
+                RuntimeError::new(format!("raising max_connections on {}: {e}", node.name))
+            })?;
+        restart.push(node.name.clone());
+    }
+    if restart.is_empty() {
+        return Ok(());
+    }
+    eprintln!(
+        "  room for {HUB_MAX_CONNECTIONS} connections: restarting {}",
+        restart.join(", ")
+    );
+    let cluster = Cluster {
+        rt: running.rt.as_ref(),
+        dir: running.dir.clone(),
+        record: running.record.clone(),
+        report: &print_progress,
+    };
+    for name in &restart {
+        cluster.node_op(NodeOp::Stop, name).await?;
+        cluster.node_op(NodeOp::Start, name).await?;
+    }
+    cluster.wait_ready(&topo).await
+}
+
+/// This machine's name, for learners on other machines.
+fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "THIS-MACHINE".into())
+}
+
+/// HAProxy routes the write endpoint once its checks have seen the primary: give it a moment.
+async fn connect_started(url: &str) -> std::result::Result<connect::Hub, HubError> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match connect(url, "replica-lab classroom host").await {
+            Ok(hub) => return Ok(hub),
+            Err(HubError::Unreachable { .. } | HubError::Refused { .. })
+                if Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_use_the_unambiguous_alphabet_evenly() {
+        assert_eq!(code_from([0, 31, 32, 255, 8, 9, 10, 100]), "2Z2ZABC6");
+        let code = new_code().unwrap();
+        assert_eq!(code.len(), CODE_LEN);
+        assert!(code.chars().all(|c| !"0O1I".contains(c)), "{code}");
+        assert!(code.chars().all(|c| CODE_ALPHABET.contains(&(c as u8))));
+        assert_ne!(new_code().unwrap(), code, "two codes in a row differ");
+    }
+
+    #[test]
+    fn durations_parse_as_written() {
+        let d = |s| parse_valid_for(s).map(|d| d.as_secs());
+        assert_eq!(d("90m"), Ok(5_400));
+        assert_eq!(d("4h"), Ok(14_400));
+        assert_eq!(d("1h30m"), Ok(5_400));
+        assert_eq!(d("45s"), Ok(45));
+        assert_eq!(d("1d"), Ok(86_400));
+        for bad in [
+            "",
+            "4",
+            "h",
+            "4x",
+            "-1h",
+            "0m",
+            "1.5h",
+            "99999999999999999999h",
+        ] {
+            let e = parse_valid_for(bad).unwrap_err();
+            assert!(e.contains("--code-valid"), "{bad}: {e}");
+        }
+        assert!(parse_valid_for("31d").unwrap_err().contains("30 days"));
+    }
+
+    #[test]
+    fn the_hub_cluster_has_its_own_name_and_ports() {
+        let s = hub_settings(&Settings::default(), None, 5439).unwrap();
+        assert_eq!(s.name, HUB_CLUSTER);
+        assert_eq!(
+            (s.write_port, s.read_port, s.stats_port, s.node_port),
+            (5439, 5440, 5441, 5442)
+        );
+        assert_eq!(s.bind_host, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert!(s.validate().is_ok());
+        let addrs = hub_addresses(&s);
+        assert!(
+            addrs
+                .iter()
+                .all(|(a, _)| (5439..5439 + HUB_PORTS).contains(&a.port()))
+        );
+        assert!(hub_settings(&Settings::default(), None, 65_533).is_err());
+        assert!(hub_settings(&Settings::default(), None, 0).is_err());
+    }
+
+    #[test]
+    fn the_gate_url_is_the_hub_with_the_gates_login() {
+        assert_eq!(
+            gate_url("postgresql://teacher:pw@hub:5439/mydatabase?sslmode=verify-full").unwrap(),
+            "postgresql://classroom_gate:classroom_gate@hub:5439/mydatabase?sslmode=verify-full"
+        );
+    }
+
+    #[test]
+    fn the_hub_file_is_private_and_round_trips() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(HubFile::load(dir.path()).unwrap(), None);
+        let f = HubFile {
+            url: "postgresql://u:pw@h/db".into(),
+            session_id: 7,
+            title: "class".into(),
+        };
+        let path = f.save(&dir.path().join("sub")).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(HubFile::load(&dir.path().join("sub")).unwrap(), Some(f));
+        std::fs::write(&path, "url = 3").unwrap();
+        assert!(HubFile::load(&dir.path().join("sub")).is_err());
+    }
+}
