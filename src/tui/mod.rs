@@ -12,4 +12,5 @@ pub mod state;
 pub mod theme;
 pub mod ui;
 pub mod update;
+mod update_class;
 mod update_course;

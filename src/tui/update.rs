@@ -5,6 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEventKind};
 use super::keys::{Action, Keymap};
 use super::msg::{DRILL_ROUND, Effect, Msg, Startup};
 use super::state::{ActionStatus, Confirm, Focus, Overlay, Phase, ServedBy, StartupStep, State};
+use super::update_class as class;
 use super::update_course as course;
 use crate::cluster::node_ops::NodeOp;
 use crate::sql::meta::{self, Meta};
@@ -98,12 +99,12 @@ pub fn update(state: &mut State, keys: &Keymap, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Prepared { round, result } if round >= DRILL_ROUND => {
-            course::on_drill_done(state, round, result)
+            class::on_drill_done(state, round, result)
         }
         Msg::Prepared { round, result } => course::on_prepared(state, round, result),
-        Msg::Class(m) => course::on_class(state, m),
-        Msg::ClassStatus(s) => course::on_class_status(state, s),
-        Msg::ClassNotice(n) => course::on_class_notice(state, n),
+        Msg::Class(m) => class::on_class(state, m),
+        Msg::ClassStatus(s) => class::on_class_status(state, s),
+        Msg::ClassNotice(n) => class::on_class_notice(state, n),
         Msg::SqlVerdicts {
             round,
             verdicts,
