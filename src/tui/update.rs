@@ -66,6 +66,20 @@ pub fn update(state: &mut State, keys: &Keymap, msg: Msg) -> Vec<Effect> {
                 .replay_history
                 .retain(|name, _| snap.node(name).is_some());
             state.dash.selected = state.dash.selected.min(count.saturating_sub(1));
+            // A run that finished before telemetry knew every node's address gets its name
+            // as soon as a snapshot does.
+            if let Some(sb) = state
+                .console
+                .output
+                .served_by
+                .as_mut()
+                .filter(|s| s.node.is_none())
+            {
+                if let Some(n) = snap.nodes.iter().find(|n| n.address == sb.address) {
+                    sb.node = Some(n.name.clone());
+                    sb.role = Some(n.role.as_str().to_string());
+                }
+            }
             state.dash.snapshot = Some(snap);
             course::on_snapshot(state)
         }

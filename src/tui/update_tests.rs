@@ -147,6 +147,24 @@ fn f5_runs_the_editor_and_the_answer_carries_a_badge() {
 }
 
 #[test]
+fn a_badge_whose_address_telemetry_did_not_know_yet_is_named_by_the_next_snapshot() {
+    let mut s = running();
+    type_text(&mut s, "SELECT 1;");
+    press(&mut s, KeyCode::F(5));
+    let keys = Keymap::default();
+    update(&mut s, &keys, finished(1, "127.0.0.13"));
+    let badge = s.console.output.served_by.clone().expect("badge");
+    assert_eq!(badge.node, None, "no node has that address yet");
+    let mut snap = (**s.dash.snapshot.as_ref().expect("snapshot")).clone();
+    snap.seq += 1;
+    snap.nodes.push(node("pg3", Role::Replica, "127.0.0.13"));
+    update(&mut s, &keys, Msg::Snapshot(Arc::new(snap)));
+    let badge = s.console.output.served_by.clone().expect("badge");
+    assert_eq!(badge.node.as_deref(), Some("pg3"));
+    assert_eq!(badge.role.as_deref(), Some("replica"));
+}
+
+#[test]
 fn previews_of_a_long_result_are_replaced_by_it() {
     let mut s = running();
     type_text(&mut s, "SELECT generate_series(1, 1000000);");
