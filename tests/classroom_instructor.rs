@@ -5,7 +5,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -18,6 +17,7 @@ use tokio_postgres::{AsyncMessage, Client, NoTls, Notification};
 use replica_lab::classroom::instructor::ui::{Input, Link, Notice, View, draw};
 use replica_lab::classroom::instructor::{self, Class, Refresh};
 use replica_lab::classroom::roster::{self, LessonInfo, Roster, RosterRow, Session};
+use support::pty::Pty;
 use support::{Rt, TestCluster};
 
 // --- the screen ------------------------------------------------------------------------------
@@ -881,18 +881,20 @@ async fn the_commands_use_the_hub_host_remembered() {
 
     // The live view: a newcomer's first event shows without a key pressed; a broadcast and
     // an export from the keyboard; the terminal is given back as it was.
-    let mut view = Pty::start(dir.path());
-    view.wait_for("the roster", |s| s.contains("● live") && s.contains("dee"));
+    let mut view = start_view(dir.path());
+    view.wait_for(LIMIT, "the roster", |s| {
+        s.contains("● live") && s.contains("dee")
+    });
     let eve = join(&url, code, "eve").await;
     let eve_db = plain(&eve.url).await;
     report(&eve_db, 1, &[("step_opened", "02-write-read", "s1")]).await;
-    view.wait_for("eve, pushed", |s| {
+    view.wait_for(LIMIT, "eve, pushed", |s| {
         s.contains("eve") && s.contains("02-write-read")
     });
     view.send(b"b");
     view.send(b"hello from the view");
     view.send(b"\r");
-    view.wait_for("the broadcast sent", |s| {
+    view.wait_for(LIMIT, "the broadcast sent", |s| {
         s.contains("sent: hello from the view")
     });
     let sent: i64 = owner
@@ -906,15 +908,15 @@ async fn the_commands_use_the_hub_host_remembered() {
     assert_eq!(sent, 1);
     view.send(b"p");
     view.send(b"0\r");
-    view.wait_for("the pace refused", |s| {
+    view.wait_for(LIMIT, "the pace refused", |s| {
         s.contains("not a lesson: give 1 to")
     });
     view.send(b"\x1b");
     // The hub goes away and comes back: the view says so, reconnects and listens again.
     c.ok(&["node", "stop", "pg1"]);
-    view.wait_for("the hub lost", |s| s.contains("hub lost"));
+    view.wait_for(LIMIT, "the hub lost", |s| s.contains("hub lost"));
     c.ok(&["node", "start", "pg1"]);
-    view.wait_for("live again", |s| s.contains("● live"));
+    view.wait_for(LIMIT, "live again", |s| s.contains("● live"));
     let dee_again = plain(&dee.url).await;
     report(
         &dee_again,
@@ -922,12 +924,12 @@ async fn the_commands_use_the_hub_host_remembered() {
         &[("step_opened", "01-topology", "after-restart")],
     )
     .await;
-    view.wait_for("an event after the restart", |s| {
+    view.wait_for(LIMIT, "an event after the restart", |s| {
         s.contains("after-restart")
     });
 
     view.send(b"e");
-    let screen = view.wait_for("the export", |s| s.contains("exported to"));
+    let screen = view.wait_for(LIMIT, "the export", |s| s.contains("exported to"));
     let files: Vec<String> = std::fs::read_dir(dir.path())
         .expect("the folder")
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
@@ -935,7 +937,7 @@ async fn the_commands_use_the_hub_host_remembered() {
         .collect();
     assert_eq!(files.len(), 2, "{files:?}\n{screen}");
     view.send(b"q");
-    let screen = view.wait_for("the exit status and stty", |s| {
+    let screen = view.wait_for(LIMIT, "the exit status and stty", |s| {
         s.contains("EXIT=") && s.contains("icanon")
     });
     assert!(screen.contains("EXIT=0"), "{screen}");
@@ -946,88 +948,19 @@ async fn the_commands_use_the_hub_host_remembered() {
     let _ = c.cmd(&["down"]);
 }
 
-/// `replica-lab classroom` in a pseudo-terminal, its screen kept by a reader thread.
-struct Pty {
-    screen: std::sync::Arc<std::sync::Mutex<vt100::Parser>>,
-    writer: Box<dyn std::io::Write + Send>,
-    child: Box<dyn portable_pty::Child + Send + Sync>,
-}
+/// How long the view may take to show what a step waits for.
+const LIMIT: Duration = Duration::from_secs(30);
 
-impl Pty {
-    fn start(dir: &Path) -> Pty {
-        use portable_pty::{CommandBuilder, PtySize, native_pty_system};
-        let pty = native_pty_system()
-            .openpty(PtySize {
-                rows: 30,
-                cols: 120,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("open a pty");
-        let mut cmd = CommandBuilder::new("sh");
-        cmd.args([
-            "-c",
-            "\"$0\" classroom; echo \"EXIT=$?\"; stty -a; sleep 5",
-            support::BIN,
-        ]);
-        cmd.cwd(dir);
-        cmd.env("REPLICA_LAB_CLASSROOM_DIR", dir.join("classroom"));
-        cmd.env("XDG_CONFIG_HOME", dir.join("no-config"));
-        cmd.env("TERM", "xterm-256color");
-        let child = pty.slave.spawn_command(cmd).expect("spawn the view");
-        let mut reader = pty.master.try_clone_reader().expect("reader");
-        let writer = pty.master.take_writer().expect("writer");
-        let screen = std::sync::Arc::new(std::sync::Mutex::new(vt100::Parser::new(30, 120, 0)));
-        let sink = screen.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = std::io::Read::read(&mut reader, &mut buf) {
-                if n == 0 {
-                    return;
-                }
-                if let Ok(mut p) = sink.lock() {
-                    p.process(&buf[..n]);
-                }
-            }
-        });
-        Pty {
-            screen,
-            writer,
-            child,
-        }
-    }
-
-    fn text(&self) -> String {
-        self.screen
-            .lock()
-            .map(|p| p.screen().contents())
-            .unwrap_or_default()
-    }
-
-    fn wait_for(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let text = self.text();
-            if cond(&text) {
-                return text;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "timed out waiting for {what}; screen:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).expect("write to the pty");
-        self.writer.flush().expect("flush");
-        std::thread::sleep(Duration::from_millis(150));
-    }
-}
-
-impl Drop for Pty {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
+/// `replica-lab classroom` in a pseudo-terminal, run in `dir`.
+fn start_view(dir: &Path) -> Pty {
+    let mut cmd = portable_pty::CommandBuilder::new("sh");
+    cmd.args([
+        "-c",
+        "\"$0\" classroom; echo \"EXIT=$?\"; stty -a; sleep 5",
+        support::BIN,
+    ]);
+    cmd.cwd(dir);
+    cmd.env("REPLICA_LAB_CLASSROOM_DIR", dir.join("classroom"));
+    cmd.env("XDG_CONFIG_HOME", dir.join("no-config"));
+    Pty::spawn(cmd, 30, 120)
 }

@@ -3,104 +3,31 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use portable_pty::CommandBuilder;
+use support::pty::Pty;
 use support::{BIN, Rt, TestCluster};
 
-/// The app running in a pseudo-terminal, its screen kept up to date by a reader thread.
-struct Pty {
-    screen: Arc<Mutex<vt100::Parser>>,
-    writer: Box<dyn Write + Send>,
-    child: Box<dyn portable_pty::Child + Send + Sync>,
-}
-
-impl Pty {
-    /// Runs the app for cluster `c`, then `stty -a`, so the terminal's mode after the app can
-    /// be read off the screen.
-    fn start(c: &TestCluster, extra_env: &[(&str, &str)]) -> Pty {
-        let pty = native_pty_system()
-            .openpty(PtySize {
-                rows: 40,
-                cols: 140,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("open a pty");
-        let mut cmd = CommandBuilder::new("sh");
-        cmd.args([
-            "-c",
-            "\"$0\" --name \"$1\"; echo \"EXIT=$?\"; stty -a; sleep 5",
-            BIN,
-            &c.name,
-        ]);
-        for (k, v) in c.command(&[]).get_envs() {
-            if let (Some(v), Some(k)) = (v, k.to_str()) {
-                cmd.env(k, v);
-            }
-        }
-        cmd.env("TERM", "xterm-256color");
-        for (k, v) in extra_env {
+/// The app for cluster `c`, then `stty -a`, so the terminal's mode after the app can be read
+/// off the screen.
+fn start(c: &TestCluster, extra_env: &[(&str, &str)]) -> Pty {
+    let mut cmd = CommandBuilder::new("sh");
+    cmd.args([
+        "-c",
+        "\"$0\" --name \"$1\"; echo \"EXIT=$?\"; stty -a; sleep 5",
+        BIN,
+        &c.name,
+    ]);
+    for (k, v) in c.command(&[]).get_envs() {
+        if let (Some(v), Some(k)) = (v, k.to_str()) {
             cmd.env(k, v);
         }
-        let child = pty.slave.spawn_command(cmd).expect("spawn the app");
-        let mut reader = pty.master.try_clone_reader().expect("reader");
-        let writer = pty.master.take_writer().expect("writer");
-        let screen = Arc::new(Mutex::new(vt100::Parser::new(40, 140, 0)));
-        let sink = screen.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    return;
-                }
-                if let Ok(mut p) = sink.lock() {
-                    p.process(&buf[..n]);
-                }
-            }
-        });
-        Pty {
-            screen,
-            writer,
-            child,
-        }
     }
-
-    fn text(&self) -> String {
-        self.screen
-            .lock()
-            .map(|p| p.screen().contents())
-            .unwrap_or_default()
+    for (k, v) in extra_env {
+        cmd.env(k, v);
     }
-
-    fn wait_for(&self, limit: Duration, what: &str, cond: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            let text = self.text();
-            if cond(&text) {
-                return text;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; screen:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).expect("write to the pty");
-        self.writer.flush().expect("flush");
-        std::thread::sleep(Duration::from_millis(150));
-    }
-}
-
-impl Drop for Pty {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
+    Pty::spawn(cmd, 40, 140)
 }
 
 const F2: &[u8] = b"\x1bOQ";
@@ -125,7 +52,7 @@ fn served_by(screen: &str) -> Option<String> {
 fn a_learner_queries_both_endpoints_and_quits_cleanly() {
     let c = TestCluster::new("t-tui", 18, Rt::Local);
     c.up(3);
-    let mut app = Pty::start(&c, &[]);
+    let mut app = start(&c, &[]);
     app.wait_for(Duration::from_secs(20), "every node and HAProxy UP", |s| {
         ["pg1", "pg2", "pg3", "pg4"].iter().all(|n| s.contains(n))
             && s.contains("UP")
@@ -179,7 +106,7 @@ fn a_learner_queries_both_endpoints_and_quits_cleanly() {
 fn a_panic_in_a_background_task_restores_the_terminal() {
     let c = TestCluster::new("t-tui-panic", 19, Rt::Local);
     c.up(1);
-    let app = Pty::start(&c, &[("REPLICA_LAB_PANIC_HOOK", "1")]);
+    let app = start(&c, &[("REPLICA_LAB_PANIC_HOOK", "1")]);
     let screen = app.wait_for(Duration::from_secs(30), "the app to stop", |s| {
         s.contains("EXIT=") && s.contains("icanon")
     });
@@ -202,7 +129,7 @@ fn a_learner_walks_through_lesson_two() {
     let c = TestCluster::new("t-tui-lesson", 20, Rt::Local);
     // The size the lessons are written for: opening them changes nothing.
     c.up(3);
-    let mut app = Pty::start(&c, &[]);
+    let mut app = start(&c, &[]);
     app.wait_for(Duration::from_secs(20), "lesson 1 open", |s| {
         s.contains("Step 1/") && s.contains("pg3") && s.contains("UP")
     });

@@ -3,6 +3,8 @@
 //! the test fails, and leftovers of a killed run are swept before starting.
 #![allow(dead_code)]
 
+pub mod pty;
+
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Padding, Paragraph, Wrap};
 
 use super::centered;
-use super::overlay::boxed;
+use super::overlay::{boxed, confirm_box};
 use super::text::{truncate, width};
 use crate::tui::state::{Overlay, State};
 use crate::tui::theme::Theme;
@@ -136,18 +136,6 @@ pub fn confirm(frame: &mut Frame, area: Rect, state: &State, t: &Theme) {
         ]),
         Line::styled(explain, t.dim),
     ];
-    let w = area.width.saturating_sub(4).min(64);
-    let inner_w = usize::from(w.saturating_sub(4)).max(1);
-    let h: usize = lines
-        .iter()
-        .map(|l| l.width().div_ceil(inner_w).max(1))
-        .sum();
-    let r = centered(area, w, u16::try_from(h + 2).unwrap_or(u16::MAX));
-    frame.render_widget(Clear, r);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: true })
-            .block(boxed("Confirm", t).padding(Padding::horizontal(1))),
-        r,
-    );
+    let w = usize::from(area.width.saturating_sub(4).min(64));
+    confirm_box(frame, area, lines, w, t);
 }

@@ -198,7 +198,18 @@ fn confirm(frame: &mut Frame, area: Rect, state: &State, c: &Confirm, t: &Theme)
         ));
     }
     let w = lines.iter().map(Line::width).max().unwrap_or(0) + 4;
-    let w = u16::try_from(w.clamp(30, 64)).unwrap_or(64);
+    confirm_box(frame, area, lines, w.clamp(30, 64), t);
+}
+
+/// A yes/no box `width` wide (within the screen), as tall as its wrapped lines.
+pub(super) fn confirm_box(
+    frame: &mut Frame,
+    area: Rect,
+    lines: Vec<Line<'_>>,
+    width: usize,
+    t: &Theme,
+) {
+    let w = u16::try_from(width).unwrap_or(u16::MAX).min(area.width);
     let inner_w = usize::from(w.saturating_sub(4)).max(1);
     let h: usize = lines
         .iter()
