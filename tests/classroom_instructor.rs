@@ -10,8 +10,6 @@ use std::time::{Duration, SystemTime};
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
-use ratatui::text::Span;
 use tokio_postgres::{AsyncMessage, Client, NoTls, Notification};
 
 use replica_lab::classroom::instructor::ui::{Input, Link, Notice, View, draw};
@@ -22,32 +20,10 @@ use support::{Rt, TestCluster};
 
 // --- the screen ------------------------------------------------------------------------------
 
-fn text(buf: &Buffer) -> String {
-    let w = usize::from(buf.area.width);
-    let mut out = String::new();
-    if w == 0 {
-        return out;
-    }
-    for row in buf.content.chunks(w) {
-        let mut line = String::new();
-        let mut skip = 0;
-        for cell in row {
-            if skip == 0 {
-                line.push_str(cell.symbol());
-            }
-            let w = Span::raw(cell.symbol()).width().max(1);
-            skip = skip.max(w).saturating_sub(1);
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
 fn screen(view: &View, w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("a test terminal");
     term.draw(|f| draw(f, view)).expect("drawing never fails");
-    text(term.backend().buffer())
+    support::screen::text(term.backend().buffer())
 }
 
 const T0: u64 = 1_741_944_605;

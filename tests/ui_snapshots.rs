@@ -6,10 +6,8 @@ use std::sync::Arc;
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
 use ratatui::layout::Position;
 use ratatui::style::{Color, Modifier};
-use ratatui::text::Span;
 
 use replica_lab::cluster::node_ops::NodeOp;
 use replica_lab::sql::ResultSet;
@@ -19,36 +17,15 @@ use replica_lab::tui::ui::draw;
 
 #[path = "fixtures/ui.rs"]
 mod fixtures;
+mod support;
+
 use fixtures::*;
+use support::screen::text;
 
 fn terminal(state: &State, w: u16, h: u16) -> Terminal<TestBackend> {
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("a test terminal");
     term.draw(|f| draw(f, state)).expect("drawing never fails");
     term
-}
-
-/// The buffer as text, one line per row, trailing blanks trimmed.
-fn text(buf: &Buffer) -> String {
-    let w = usize::from(buf.area.width);
-    let mut out = String::new();
-    if w == 0 {
-        return out;
-    }
-    for row in buf.content.chunks(w) {
-        let mut line = String::new();
-        let mut skip = 0;
-        for cell in row {
-            // A wide character covers the cells after it; they hold no text of their own.
-            if skip == 0 {
-                line.push_str(cell.symbol());
-            }
-            let w = Span::raw(cell.symbol()).width().max(1);
-            skip = skip.max(w).saturating_sub(1);
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 fn screen(state: &State, w: u16, h: u16) -> String {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod pty;
+pub mod screen;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
