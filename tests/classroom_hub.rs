@@ -166,7 +166,11 @@ async fn the_hub_keeps_each_learner_to_their_own_rows() {
         .unwrap();
     let bob = join(&gate.client, &code, "bob").await.unwrap();
     assert_eq!((ann.session, bob.session), (session, session));
-    assert_eq!(ann.role, format!("rl_learner_{}", ann.id));
+    assert!(
+        ann.role.starts_with(&format!("rl_learner_{}_", ann.id)),
+        "{}",
+        ann.role
+    );
     assert!(ann.password.len() >= 32 && ann.password != bob.password);
     let (state, message) = refused(join(&gate.client, &code, "ann").await.map(|j| j.id));
     assert_eq!(state, SqlState::UNIQUE_VIOLATION);
@@ -551,6 +555,25 @@ async fn the_hub_keeps_each_learner_to_their_own_rows() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("90m"));
+
+    // A second hub database on the same server: its learners' roles do not collide with
+    // the first one's, though their ids do.
+    owner
+        .client
+        .batch_execute("CREATE DATABASE second_hub")
+        .await
+        .unwrap();
+    let url2 = url.replace("/mydatabase?", "/second_hub?");
+    let owner2 = hub(&url2).await;
+    migrate(&owner2.client).await.unwrap();
+    let (_, code2) = host::create_session(&owner2.client, "other", Duration::from_secs(600))
+        .await
+        .unwrap();
+    let gate2 = hub(&host::gate_url(&url2).unwrap()).await;
+    let first_there = join(&gate2.client, &code2, "ann").await.unwrap();
+    assert_eq!(first_there.id, 1, "ids start again in each database");
+    assert_ne!(first_there.role, ann.role);
+    assert!(first_there.role.starts_with("rl_learner_1_"));
 
     tls(&c).await;
 }

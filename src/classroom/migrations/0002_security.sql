@@ -113,7 +113,8 @@ BEGIN
     END IF;
 
     l_id := nextval('classroom.learners_id_seq');
-    l_role := 'rl_learner_' || l_id;
+    -- Roles belong to the whole server: the database's mark keeps two hubs on one server apart.
+    l_role := 'rl_learner_' || l_id || '_' || substr(md5(current_database()), 1, 6);
     -- gen_random_uuid draws from the server's strong random source: 244 random bits.
     l_pass := replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
     BEGIN
