@@ -28,7 +28,7 @@ use crate::runtime::docker::engine::PullProgress;
 use crate::settings::{Settings, data_root};
 use crate::sql::history::History;
 use crate::sql::session::{SessionConfig, SqlSession};
-use crate::sql::{Endpoint, Target};
+use crate::sql::{Endpoint, SqlError, SqlEvent, Target, TxState};
 use crate::telemetry::served_by::served_by;
 use crate::telemetry::{Telemetry, TelemetryConfig};
 
@@ -333,23 +333,33 @@ impl Runner {
                 fresh,
                 reconnect,
             } => {
-                let endpoint = match target {
-                    Target::Url(url) => Endpoint::url(url),
-                    target => {
-                        // Scaling changes the nodes: a node missing from the record held here
-                        // may be in the one on disk.
-                        let addr = target_addr(s.rt.as_ref(), &topo, &target).or_else(|| {
-                            let now = ClusterRecord::load(&s.dir).ok().flatten()?.topology();
-                            target_addr(s.rt.as_ref(), &now, &target)
-                        });
-                        let Some(addr) = addr else {
-                            return;
-                        };
-                        Endpoint::socket(target, addr)
-                    }
-                };
                 let sql = s.sql.clone();
+                let (rt, dir, tx) = (s.rt.clone(), s.dir.clone(), self.tx.clone());
                 tokio::spawn(async move {
+                    let endpoint = match target {
+                        Target::Url(url) => Endpoint::url(url),
+                        target => {
+                            // Scaling changes the nodes: a node missing from the record held
+                            // here may be in the one on disk.
+                            let mut addr = target_addr(rt.as_ref(), &topo, &target);
+                            if addr.is_none() {
+                                let now = tokio::task::spawn_blocking(move || {
+                                    ClusterRecord::load(&dir).ok().flatten()
+                                })
+                                .await
+                                .ok()
+                                .flatten();
+                                addr = now
+                                    .and_then(|r| target_addr(rt.as_ref(), &r.topology(), &target));
+                            }
+                            let Some(addr) = addr else {
+                                // The run ends here, or the console would wait for it forever.
+                                let _ = tx.send(Msg::Sql(no_such_target(id, &target))).await;
+                                return;
+                            };
+                            Endpoint::socket(target, addr)
+                        }
+                    };
                     if reconnect && !fresh {
                         sql.reconnect(id, endpoint, text).await;
                     } else {
@@ -504,6 +514,24 @@ impl Runner {
             let result = result.map(|()| notes.join("; "));
             let _ = tx.send(Msg::Prepared { round, result }).await;
         });
+    }
+}
+
+/// The end of a run whose target the cluster does not have (any more).
+pub(super) fn no_such_target(id: u64, target: &Target) -> SqlEvent {
+    SqlEvent::Finished {
+        id,
+        served_by: None,
+        elapsed: Duration::ZERO,
+        tx: TxState::Idle,
+        error: Some(SqlError {
+            sqlstate: None,
+            severity: Some("ERROR".into()),
+            message: format!("the cluster has no node {} now", target.label()),
+            detail: None,
+            hint: Some("pick another target with F6".into()),
+            position: None,
+        }),
     }
 }
 

@@ -165,6 +165,21 @@ fn a_badge_whose_address_telemetry_did_not_know_yet_is_named_by_the_next_snapsho
 }
 
 #[test]
+fn a_run_on_a_node_the_cluster_lost_ends_with_an_error_instead_of_waiting() {
+    let mut s = running();
+    s.console.target = Target::Node("pg9".into());
+    type_text(&mut s, "SELECT 1;");
+    press(&mut s, KeyCode::F(5));
+    assert_eq!(s.console.running, Some(1));
+    let ended = crate::tui::effects::no_such_target(1, &Target::Node("pg9".into()));
+    update(&mut s, &Keymap::default(), Msg::Sql(ended));
+    assert_eq!(s.console.running, None);
+    let error = s.console.output.error.clone().expect("an error");
+    assert_eq!(error.message, "the cluster has no node pg9 now");
+    assert_eq!(error.hint.as_deref(), Some("pick another target with F6"));
+}
+
+#[test]
 fn previews_of_a_long_result_are_replaced_by_it() {
     let mut s = running();
     type_text(&mut s, "SELECT generate_series(1, 1000000);");
