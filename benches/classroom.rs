@@ -41,8 +41,8 @@ use tokio_postgres::{AsyncMessage, Client, NoTls, Notification};
 
 use support::{
     BenchEnv, DownGuard, LOCAL_PASS_THROUGH, Ports, cannot_start, catch_interrupts,
-    check_interrupted, cpu_count, env_setting, interrupted, max, median, percentile, run_bin,
-    scratch_dir, up_local, verdict,
+    check_interrupted, conclude, cpu_count, env_setting, interrupted, max, median, percentile,
+    run_bin, scratch_dir, up_local, verdict,
 };
 
 const CLUSTER: &str = "benchclass";
@@ -778,21 +778,5 @@ fn main() -> ExitCode {
     );
     let mut down = DownGuard::new(bench_env(root), CLUSTER, cluster_dir(root, CLUSTER));
     let result = run(root, &cfg);
-    let removed = down.run();
-    match &removed {
-        Ok(took) => println!("\n  down took {took:.1} s"),
-        Err(e) => eprintln!("\nclassroom: {e}"),
-    }
-    match result {
-        Err(_) if interrupted() => {
-            eprintln!("classroom: interrupted");
-            ExitCode::from(130)
-        }
-        Err(e) => {
-            eprintln!("classroom: {e}");
-            ExitCode::FAILURE
-        }
-        Ok(()) if removed.is_err() => ExitCode::FAILURE,
-        Ok(()) => ExitCode::SUCCESS,
-    }
+    conclude(result, down.run())
 }

@@ -36,7 +36,7 @@ use replica_lab::telemetry::snapshot_once;
 
 use support::{
     BenchEnv, DownGuard, LOCAL_PASS_THROUGH, Ports, cannot_start, catch_interrupts,
-    check_interrupted, interrupted, max, median, min, percentile, scratch_dir, up_local, verdict,
+    check_interrupted, conclude, max, median, min, percentile, scratch_dir, up_local, verdict,
 };
 
 const CLUSTER: &str = "benchlesson";
@@ -312,13 +312,5 @@ fn main() -> ExitCode {
         Ok(rt) => rt.block_on(checks(root)),
         Err(e) => Err(format!("cannot start tokio: {e}")),
     };
-    let removed = down.run();
-    match (result, removed) {
-        (Err(_), _) if interrupted() => ExitCode::from(130),
-        (Err(e), _) | (Ok(()), Err(e)) => {
-            eprintln!("lessons: {e}");
-            ExitCode::FAILURE
-        }
-        (Ok(()), Ok(_)) => ExitCode::SUCCESS,
-    }
+    conclude(result, down.run())
 }

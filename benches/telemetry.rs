@@ -37,9 +37,9 @@ use tokio::sync::watch;
 
 use support::{
     BenchEnv, DownGuard, LOCAL_PASS_THROUGH, Ports, cannot_start, catch_interrupts,
-    check_interrupted, clock_ticks, comm, cpu_count, cpu_ticks, env_setting, interrupted, max,
-    median, min, percent_of_core, percentile, processes_under, scratch_dir, self_cpu, up_local,
-    verdict,
+    check_interrupted, clock_ticks, comm, conclude, cpu_count, cpu_ticks, env_setting, interrupted,
+    max, median, min, percent_of_core, percentile, processes_under, scratch_dir, self_cpu,
+    up_local, verdict,
 };
 
 const CLUSTER: &str = "benchtel";
@@ -668,21 +668,5 @@ fn main() -> ExitCode {
     // Dropped before `scratch`, so `down` runs while the folder still exists.
     let mut down = DownGuard::new(bench_env(root), CLUSTER, cluster_dir(root, CLUSTER));
     let result = run(root, seconds);
-    let removed = down.run();
-    match &removed {
-        Ok(took) => println!("\n  down took {took:.1} s"),
-        Err(e) => eprintln!("\ntelemetry: {e}"),
-    }
-    match result {
-        Err(_) if interrupted() => {
-            eprintln!("telemetry: interrupted");
-            ExitCode::from(130)
-        }
-        Err(e) => {
-            eprintln!("telemetry: {e}");
-            ExitCode::FAILURE
-        }
-        Ok(()) if removed.is_err() => ExitCode::FAILURE,
-        Ok(()) => ExitCode::SUCCESS,
-    }
+    conclude(result, down.run())
 }

@@ -232,6 +232,27 @@ pub fn finish(failures: &[String], stopped_early: Option<String>) -> ExitCode {
     }
 }
 
+/// The exit of a bench that ran on a cluster of its own: `result` is the bench's, `removed`
+/// what `DownGuard::run` said; both are reported, and either failing fails the bench.
+pub fn conclude(result: Result<(), String>, removed: Result<f64, String>) -> ExitCode {
+    match &removed {
+        Ok(took) => println!("\n  down took {took:.1} s"),
+        Err(e) => eprintln!("\n{BENCH_NAME}: {e}"),
+    }
+    match result {
+        Err(_) if interrupted() => {
+            eprintln!("{BENCH_NAME}: interrupted");
+            ExitCode::from(130)
+        }
+        Err(e) => {
+            eprintln!("{BENCH_NAME}: {e}");
+            ExitCode::FAILURE
+        }
+        Ok(()) if removed.is_err() => ExitCode::FAILURE,
+        Ok(()) => ExitCode::SUCCESS,
+    }
+}
+
 // --- folders -----------------------------------------------------------------------------------
 
 /// A throwaway folder under /var/tmp (the temporary folder where there is none) that the

@@ -657,4 +657,4 @@ fn sql_event(state: &mut State, ev: SqlEvent) {
 
 #[cfg(test)]
 #[path = "update_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::cluster::node_ops::NodeOp;
-use crate::cluster::status::{EndpointsView, NodeState, Role};
+use crate::cluster::status::{EndpointsView, Role};
 use crate::lesson::evaluate::{Run, Verdict};
 use crate::lesson::model::{Action, CheckTarget, CmpOp, Compare, Expect, Lesson, SqlCheck};
 use crate::lesson::progress::{LearnerProgress, StepOutcome};
@@ -125,23 +125,8 @@ fn replica(name: &str, n: u8) -> NodeTelemetry {
 
 fn primary(name: &str, n: u8) -> NodeTelemetry {
     NodeTelemetry {
-        name: name.into(),
-        role: Role::Primary,
-        state: NodeState::Running,
-        address: format!("127.0.0.1{n}"),
-        port: 5432,
         connect: format!("127.0.0.1{n}:5432"),
-        reachable: true,
-        timeline: Some(1),
-        current_lsn: None,
-        receive_lsn: None,
-        replay_lsn: None,
-        lag: None,
-        slot: None,
-        sync_state: None,
-        flags: vec![],
-        poll_ms: Some(1.0),
-        error: None,
+        ..crate::tui::update::tests::node(name, Role::Primary, &format!("127.0.0.1{n}"))
     }
 }
 

@@ -11,7 +11,8 @@ use crate::sql::{ResultSet, TxState};
 use crate::telemetry::model::{NodeTelemetry, Snapshot};
 use crate::tui::state::{LessonPane, ThemeName};
 
-fn node(name: &str, role: Role, address: &str) -> NodeTelemetry {
+/// A running node that answered, as telemetry shows it (the tutorial's tests use it too).
+pub(crate) fn node(name: &str, role: Role, address: &str) -> NodeTelemetry {
     NodeTelemetry {
         name: name.into(),
         role,
