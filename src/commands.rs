@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::error::Error;
 use crate::cli::{AppFlags, Command, NameFlag, UpFlags};
 use crate::cluster::node_ops::NodeOp;
 use crate::cluster::ops::{Cluster, Progress, Reporter};
@@ -18,10 +19,10 @@ use crate::runtime::docker::engine::PullReporter;
 use crate::runtime::local::{
     LocalRuntime, ServiceUser, detect_addressing, port_holder, port_in_use,
 };
-use crate::runtime::{ClusterRuntime, RuntimeError, RuntimeKind};
+use crate::runtime::{ClusterRuntime, RuntimeKind};
 use crate::settings::{RuntimeChoice, Settings, config_file, data_root};
 
-pub type Result<T> = std::result::Result<T, RuntimeError>;
+pub type Result<T> = std::result::Result<T, Error>;
 
 /// Runs one headless command; the error is the one line to print.
 pub async fn run(command: Command) -> Result<()> {
@@ -49,7 +50,7 @@ pub async fn run(command: Command) -> Result<()> {
 
 pub(crate) fn load_settings(flags: &impl Serialize) -> Result<Settings> {
     Settings::load(config_file().as_deref(), std::env::vars(), flags)
-        .map_err(|e| RuntimeError::new(e.to_string()))
+        .map_err(|e| Error::new(e.to_string()))
 }
 
 pub(crate) fn print_progress(p: Progress) {
@@ -114,7 +115,7 @@ async fn choose_runtime(
             },
             Err(no_docker) => match local_runtime(settings, dir) {
                 Ok(local) => Ok(Box::new(local)),
-                Err(no_local) => Err(RuntimeError::new(format!("{no_local}; {no_docker}"))),
+                Err(no_local) => Err(Error::new(format!("{no_local}; {no_docker}"))),
             },
         },
     }
@@ -127,7 +128,7 @@ pub(crate) async fn open(
     let settings = load_settings(name)?;
     let dir = cluster_dir(&data_root(&settings), &settings.name);
     let record = ClusterRecord::load(&dir)?.ok_or_else(|| {
-        RuntimeError::new(format!(
+        Error::new(format!(
             "no cluster named {:?}: start one with `replica-lab up{}`",
             settings.name,
             if settings.name == "default" {
@@ -160,7 +161,7 @@ fn check_ports(topo: &Topology) -> Result<()> {
             let holder = port_holder(addr.port())
                 .map(|h| format!(" by {h}"))
                 .unwrap_or_default();
-            return Err(RuntimeError::new(format!(
+            return Err(Error::new(format!(
                 "port {} ({what} {addr}) is in use{holder}: free it, or choose another with {flag}",
                 addr.port()
             )));
@@ -173,7 +174,7 @@ fn check_ports(topo: &Topology) -> Result<()> {
 pub async fn app(flags: &AppFlags) -> Result<()> {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        return Err(RuntimeError::new(
+        return Err(Error::new(
             "the interactive app needs a terminal: run it in one, or use the commands (replica-lab --help)",
         ));
     }
@@ -219,7 +220,7 @@ pub async fn bring_up(
     // flock blocks; keep it off the async workers.
     let _lock = tokio::task::spawn_blocking(move || ClusterLock::acquire(&lock_root, &name))
         .await
-        .map_err(|e| RuntimeError::new(format!("cannot lock the cluster: {e}")))??;
+        .map_err(|e| Error::new(format!("cannot lock the cluster: {e}")))??;
     let dir = cluster_dir(&root, &settings.name);
     if let Some(record) = ClusterRecord::load(&dir)? {
         let rt = runtime_for(record.runtime, &record.settings, dir.clone(), pull).await?;
@@ -267,7 +268,7 @@ pub async fn bring_up(
     if let Err(e) = cluster.create().await {
         // Leave nothing running and no half-made cluster for the next `up` to trip over.
         let _ = rt.destroy(false).await;
-        return Err(RuntimeError::new(format!("{e} (nothing was left running)")));
+        return Err(Error::new(format!("{e} (nothing was left running)")));
     }
     let record = cluster.record;
     Ok(Running { rt, record, dir })
@@ -325,7 +326,7 @@ pub async fn remove(settings: &Settings, keep_data: bool) -> Result<bool> {
     let (lock_root, name) = (root.clone(), settings.name.clone());
     let _lock = tokio::task::spawn_blocking(move || ClusterLock::acquire(&lock_root, &name))
         .await
-        .map_err(|e| RuntimeError::new(format!("cannot lock the cluster: {e}")))??;
+        .map_err(|e| Error::new(format!("cannot lock the cluster: {e}")))??;
     let dir = cluster_dir(&root, &settings.name);
     if let Ok(Some(record)) = ClusterRecord::load(&dir) {
         let rt = runtime_for(record.runtime, &record.settings, dir.clone(), None).await?;
@@ -357,7 +358,7 @@ async fn sweep(settings: &Settings, dir: &std::path::Path) -> Result<bool> {
 
 async fn scale(name: &NameFlag, replicas: u8) -> Result<()> {
     if !(MIN_REPLICAS..=MAX_REPLICAS).contains(&replicas) {
-        return Err(RuntimeError::new(format!(
+        return Err(Error::new(format!(
             "replica count {replicas} is out of range: choose {MIN_REPLICAS} to {MAX_REPLICAS}"
         )));
     }
@@ -397,7 +398,7 @@ pub(crate) fn check_new_node_ports(record: &ClusterRecord, replicas: u8) -> Resu
         .filter(|n| !record.nodes.contains(&n.index))
     {
         if port_in_use(n.socket_addr()) {
-            return Err(RuntimeError::new(format!(
+            return Err(Error::new(format!(
                 "address {} for the new node {} is in use: free it first",
                 n.socket_addr(),
                 n.name

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::runtime::RuntimeError;
+use crate::error::Error;
 use crate::runtime::binaries::{find_haproxy, find_pg_bindir};
 use crate::runtime::local::{ServiceUser, detect_addressing, port_holder, port_in_use};
 use crate::settings::{Settings, config_file};
@@ -131,13 +131,13 @@ async fn docker_engine() -> Result<String, String> {
     }
 }
 
-pub async fn run() -> Result<(), RuntimeError> {
+pub async fn run() -> Result<(), Error> {
     let settings = Settings::load(
         config_file().as_deref(),
         std::env::vars(),
         &serde_json::Map::new(),
     )
-    .map_err(|e| RuntimeError::new(e.to_string()))?;
+    .map_err(|e| Error::new(e.to_string()))?;
     let results = checks(&settings).await;
     for c in &results {
         println!(
@@ -152,7 +152,7 @@ pub async fn run() -> Result<(), RuntimeError> {
     if local_ok || docker_ok {
         Ok(())
     } else {
-        Err(RuntimeError::new(
+        Err(Error::new(
             "this machine cannot run a cluster yet: fix the FAIL lines above",
         ))
     }

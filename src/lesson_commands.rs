@@ -6,14 +6,15 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::error::{Error, Result};
 use crate::cli::{LessonFlags, LessonsCommand, UpFlags};
-use crate::commands::{Result, bring_up, load_settings, remove};
+use crate::commands::{bring_up, load_settings, remove};
 use crate::lesson::act::Lab;
 use crate::lesson::probe::PgQuery;
 use crate::lesson::progress::{LearnerProgress, ProgressStore};
 use crate::lesson::verify::{self, Bench, Console, StepReport};
 use crate::lesson::{Lesson, LessonError, builtin_lessons, load_dir, load_files};
-use crate::runtime::{ClusterRuntime, RuntimeError};
+use crate::runtime::ClusterRuntime;
 use crate::settings::{Settings, data_root};
 use crate::telemetry::{Telemetry, TelemetryConfig};
 
@@ -30,11 +31,11 @@ pub async fn run(command: LessonsCommand) -> Result<()> {
 }
 
 /// Prints every problem on a line of its own; the error says how many there were.
-fn problems(errors: &[LessonError]) -> RuntimeError {
+fn problems(errors: &[LessonError]) -> Error {
     for e in errors {
         eprintln!("{e}");
     }
-    RuntimeError::new(format!(
+    Error::new(format!(
         "{} problem{} in the lessons above",
         errors.len(),
         if errors.len() == 1 { "" } else { "s" }
@@ -74,7 +75,7 @@ pub fn progress_store(settings: &Settings) -> ProgressStore {
 /// Loads the learner's progress; a damaged file was moved aside, and the note says where.
 pub fn load_progress(settings: &Settings) -> Result<(ProgressStore, LearnerProgress)> {
     let store = progress_store(settings);
-    let loaded = store.load().map_err(|e| RuntimeError::new(e.to_string()))?;
+    let loaded = store.load().map_err(|e| Error::new(e.to_string()))?;
     if let Some(note) = loaded.note {
         eprintln!("warning: {note}");
     }
@@ -126,7 +127,7 @@ fn list(flags: &LessonFlags, json: bool) -> Result<()> {
         let doc = serde_json::json!({ "learner": progress.learner, "lessons": listed });
         println!(
             "{}",
-            serde_json::to_string_pretty(&doc).map_err(|e| RuntimeError::new(e.to_string()))?
+            serde_json::to_string_pretty(&doc).map_err(|e| Error::new(e.to_string()))?
         );
         return Ok(());
     }
@@ -160,7 +161,7 @@ fn reset(id: Option<&str>, flags: &LessonFlags) -> Result<()> {
         Some(id) => {
             if !lessons.iter().any(|l| l.id == id) {
                 let ids: Vec<&str> = lessons.iter().map(|l| l.id.as_str()).collect();
-                return Err(RuntimeError::new(format!(
+                return Err(Error::new(format!(
                     "no lesson {id:?}: the lessons are {}",
                     ids.join(", ")
                 )));
@@ -178,7 +179,7 @@ fn reset(id: Option<&str>, flags: &LessonFlags) -> Result<()> {
     }
     store
         .save(&progress)
-        .map_err(|e| RuntimeError::new(e.to_string()))
+        .map_err(|e| Error::new(e.to_string()))
 }
 
 /// The lessons to verify: all at `path`, or the one a file holds (read with its folder, so
@@ -198,7 +199,7 @@ fn to_verify(path: Option<&Path>) -> Result<Vec<Lesson>> {
         .unwrap_or_default();
     let one: Vec<Lesson> = all.into_iter().filter(|l| l.id == stem).collect();
     if one.is_empty() {
-        return Err(RuntimeError::new(format!(
+        return Err(Error::new(format!(
             "{} holds no lesson with the id {stem:?}",
             folder.display()
         )));
@@ -221,7 +222,7 @@ async fn verify(path: Option<&Path>, up: &UpFlags, keep: bool) -> Result<()> {
     let started = Instant::now();
     let outcome = tokio::select! {
         r = verify_all(&settings, &lessons) => r,
-        _ = tokio::signal::ctrl_c() => Err(RuntimeError::new("interrupted")),
+        _ = tokio::signal::ctrl_c() => Err(Error::new("interrupted")),
     };
     if !keep {
         if let Err(e) = remove(&settings, false).await {
@@ -238,7 +239,7 @@ async fn verify(path: Option<&Path>, up: &UpFlags, keep: bool) -> Result<()> {
     if unsound.is_empty() {
         Ok(())
     } else {
-        Err(RuntimeError::new(format!(
+        Err(Error::new(format!(
             "problems in {}",
             unsound.join(", ")
         )))

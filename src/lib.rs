@@ -5,6 +5,7 @@ pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod compose;
+pub mod error;
 pub mod doctor;
 pub mod lesson;
 pub mod lesson_commands;

@@ -4,9 +4,9 @@ use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::error::{Error, Result};
 use crate::cli::NameFlag;
-use crate::commands::{Result, open};
-use crate::runtime::RuntimeError;
+use crate::commands::open;
 use crate::telemetry::model::{NodeTelemetry, Snapshot};
 use crate::telemetry::served_by::served_by as tally;
 use crate::telemetry::{Telemetry, TelemetryConfig, snapshot_once};
@@ -27,7 +27,7 @@ pub async fn status(name: &NameFlag, json: bool, watch: bool, rate: f64) -> Resu
         tokio::select! {
             changed = rx.changed() => {
                 if changed.is_err() {
-                    return Err(RuntimeError::new("telemetry stopped"));
+                    return Err(Error::new("telemetry stopped"));
                 }
                 let snap = rx.borrow_and_update().clone();
                 // Snapshots taken before every poller's first answer would show gaps.
@@ -43,7 +43,7 @@ pub async fn status(name: &NameFlag, json: bool, watch: bool, rate: f64) -> Resu
 fn print(snap: &Snapshot, json: bool, redraw: bool) -> Result<()> {
     let mut out = std::io::stdout().lock();
     let text = if json {
-        let mut line = serde_json::to_string(snap).map_err(|e| RuntimeError::new(e.to_string()))?;
+        let mut line = serde_json::to_string(snap).map_err(|e| Error::new(e.to_string()))?;
         line.push('\n');
         line
     } else if redraw {
@@ -55,7 +55,7 @@ fn print(snap: &Snapshot, json: bool, redraw: bool) -> Result<()> {
     // A closed pipe (`| head`) ends the command quietly.
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
-        .map_err(|e| RuntimeError::new(format!("cannot write: {e}")))
+        .map_err(|e| Error::new(format!("cannot write: {e}")))
 }
 
 fn bytes(b: i64) -> String {
@@ -143,7 +143,7 @@ pub async fn served_by(name: &NameFlag, connections: usize, json: bool) -> Resul
         }
     }
     if t.failures.len() == connections && connections > 0 {
-        return Err(RuntimeError::new(format!(
+        return Err(Error::new(format!(
             "no connection to the read endpoint {} succeeded: is a replica up? (replica-lab status)",
             topo.endpoints.read
         )));

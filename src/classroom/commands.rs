@@ -1,7 +1,7 @@
 //! `replica-lab classroom …`: each subcommand handed to the module that does it.
 
+use crate::error::Result;
 use crate::cli::ClassroomCommand;
-use crate::commands::Result;
 
 pub async fn run(command: Option<ClassroomCommand>, db: Option<String>) -> Result<()> {
     match command {

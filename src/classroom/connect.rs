@@ -15,9 +15,9 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::tls::TlsStream;
 use tokio_postgres::{AsyncMessage, Config, Connection, NoTls, Notification};
 
-use crate::runtime::RuntimeError;
 pub use conninfo::{Conninfo, encode as percent_encode};
 use tls::{Roots, TlsMode};
+use crate::error::Error;
 
 /// How long reaching the hub may take when the URL does not say (`connect_timeout`).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -96,9 +96,9 @@ impl From<tokio_postgres::Error> for HubError {
     }
 }
 
-impl From<HubError> for RuntimeError {
+impl From<HubError> for Error {
     fn from(e: HubError) -> Self {
-        RuntimeError::new(e.to_string())
+        Error::new(e.to_string())
     }
 }
 

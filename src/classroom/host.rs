@@ -11,10 +11,10 @@ use tokio_postgres::Client;
 
 use super::connect::{self, HubError, connect, mask, with_login};
 use super::migrate::migrate;
+use crate::error::{Error, Result};
 use crate::cluster::state::{ClusterRecord, cluster_dir};
 use crate::cluster::topology::MIN_REPLICAS;
-use crate::commands::{Result, bring_up, load_settings, print_progress, remove};
-use crate::runtime::RuntimeError;
+use crate::commands::{bring_up, load_settings, print_progress, remove};
 use crate::runtime::local::{detect_addressing, port_holder, port_in_use};
 use crate::settings::{Settings, data_root};
 
@@ -49,14 +49,14 @@ impl HubFile {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
-                return Err(RuntimeError::new(format!(
+                return Err(Error::new(format!(
                     "cannot read {}: {e}",
                     path.display()
                 )));
             }
         };
         toml::from_str(&text).map(Some).map_err(|e| {
-            RuntimeError::new(format!(
+            Error::new(format!(
                 "{} is damaged ({e}): run `replica-lab classroom host` again, or give --db",
                 path.display()
             ))
@@ -70,7 +70,7 @@ impl HubFile {
         use std::os::unix::fs::PermissionsExt as _;
         let path = Self::path(classroom_dir);
         let fail = |e: std::io::Error| {
-            RuntimeError::new(format!(
+            Error::new(format!(
                 "cannot write {}: {e}; set classroom_dir (REPLICA_LAB_CLASSROOM_DIR) to a \
                  writable folder",
                 path.display()
@@ -78,7 +78,7 @@ impl HubFile {
         };
         std::fs::create_dir_all(classroom_dir).map_err(fail)?;
         let text = toml::to_string(self)
-            .map_err(|e| RuntimeError::new(format!("cannot write the hub file: {e}")))?;
+            .map_err(|e| Error::new(format!("cannot write the hub file: {e}")))?;
         let tmp = path.with_extension("toml.tmp");
         let mut file = std::fs::OpenOptions::new()
             .write(true)
@@ -213,7 +213,7 @@ pub async fn host(
     bind: Option<IpAddr>,
     port: u16,
 ) -> Result<()> {
-    let valid_for = parse_valid_for(code_valid).map_err(RuntimeError::new)?;
+    let valid_for = parse_valid_for(code_valid).map_err(Error::new)?;
     let settings = load_settings(&NoFlags {})?;
     let (url, learners_url) = match db {
         Some(url) => (url.to_string(), gate_url(url)?),
@@ -278,7 +278,7 @@ pub async fn down(purge: bool) -> Result<()> {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
-                return Err(RuntimeError::new(format!(
+                return Err(Error::new(format!(
                     "cannot remove {}: {e}",
                     HubFile::path(&dir).display()
                 )));
@@ -373,7 +373,7 @@ fn check_hub_ports(settings: &Settings) -> Result<()> {
             let holder = port_holder(addr.port())
                 .map(|h| format!(" by {h}"))
                 .unwrap_or_default();
-            return Err(RuntimeError::new(format!(
+            return Err(Error::new(format!(
                 "port {} (the hub's {what}, {addr}) is in use{holder}: free it, or start the hub \
                  on other ports with --port (it uses {} to {})",
                 addr.port(),
@@ -387,7 +387,7 @@ fn check_hub_ports(settings: &Settings) -> Result<()> {
 
 /// Starts (or restarts) the hub cluster; returns the instructor's URL and the learners'.
 async fn start_hub(base: &Settings, bind: Option<IpAddr>, port: u16) -> Result<(String, String)> {
-    let settings = hub_settings(base, bind, port).map_err(RuntimeError::new)?;
+    let settings = hub_settings(base, bind, port).map_err(Error::new)?;
     let dir = cluster_dir(&data_root(&settings), HUB_CLUSTER);
     let existing = ClusterRecord::load(&dir)?;
     if existing.is_none() {
@@ -453,7 +453,7 @@ async fn make_room(running: &crate::commands::Running) -> Result<()> {
             .client()
             .query_one("SHOW max_connections", &[])
             .await
-            .map_err(|e| RuntimeError::new(format!("SHOW max_connections on {}: {e}", node.name)))?
+            .map_err(|e| Error::new(format!("SHOW max_connections on {}: {e}", node.name)))?
             .get(0);
         if now.parse::<u32>().unwrap_or(0) >= HUB_MAX_CONNECTIONS {
             continue;
@@ -465,7 +465,7 @@ async fn make_room(running: &crate::commands::Running) -> Result<()> {
             ))
             .await
             .map_err(|e| {
-                RuntimeError::new(format!("raising max_connections on {}: {e}", node.name))
+                Error::new(format!("raising max_connections on {}: {e}", node.name))
             })?;
         restart.push(node.name.clone());
     }

@@ -22,9 +22,9 @@ use super::connect::{Hub, HubError, connect, mask};
 use super::export;
 use super::host::HubFile;
 use super::roster::{self, LessonInfo, Roster};
+use crate::error::{Error, Result};
 use crate::cli::NameFlag;
-use crate::commands::{Result, load_settings};
-use crate::runtime::RuntimeError;
+use crate::commands::load_settings;
 use crate::settings::Settings;
 use crate::tui::state::ThemeName;
 use ui::{Action, Link, View};
@@ -94,7 +94,7 @@ pub async fn open(settings: &Settings, db: Option<&str>) -> Result<(Hub, Class)>
     let url = match (db, &saved) {
         (Some(url), _) => url.to_string(),
         (None, Some(s)) => s.url.clone(),
-        (None, None) => return Err(RuntimeError::new(NO_HUB)),
+        (None, None) => return Err(Error::new(NO_HUB)),
     };
     let hub = connect(&url, APPLICATION_NAME).await?;
     let class = match saved.filter(|s| s.url == url) {
@@ -117,7 +117,7 @@ async fn newest_session(client: &Client, url: &str) -> Result<Class> {
         .await
         .map_err(|e| not_a_hub(url, &e))?;
     let row = row.ok_or_else(|| {
-        RuntimeError::new(format!(
+        Error::new(format!(
             "the hub at {} has no class yet: start one with `replica-lab classroom host --db URL`",
             mask(url)
         ))
@@ -130,18 +130,18 @@ async fn newest_session(client: &Client, url: &str) -> Result<Class> {
 }
 
 /// A hub without the classroom schema is most likely the wrong database.
-fn not_a_hub(url: &str, e: &tokio_postgres::Error) -> RuntimeError {
+fn not_a_hub(url: &str, e: &tokio_postgres::Error) -> Error {
     if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE)
         || e.code() == Some(&tokio_postgres::error::SqlState::INVALID_SCHEMA_NAME)
     {
-        return RuntimeError::new(format!(
+        return Error::new(format!(
             "{} is not a class hub (it has no classroom schema): check the database in the URL, \
              or start a class there with `replica-lab classroom host --db URL`",
             mask(url)
         ));
     }
     if e.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) {
-        return RuntimeError::new(format!(
+        return Error::new(format!(
             "the login in {} may not read the class: use the instructor's login, the one \
              `classroom host` was given",
             mask(url)
@@ -160,7 +160,7 @@ pub fn lessons(settings: &Settings) -> Result<Vec<LessonInfo>> {
         .map(|l| roster::lessons_of(&l))
         .map_err(|errors| {
             let first = errors.first().map(ToString::to_string).unwrap_or_default();
-            RuntimeError::new(format!(
+            Error::new(format!(
                 "the lessons cannot be loaded ({first}); fix them (replica-lab lessons check) \
                  or unset the `lessons` setting"
             ))
@@ -174,7 +174,7 @@ pub async fn read_roster(client: &Client, class: &Class) -> Result<Roster> {
         .await
         .map_err(|e| not_a_hub(&class.url, &e))?
         .ok_or_else(|| {
-            RuntimeError::new(format!(
+            Error::new(format!(
                 "session {} is not on the hub at {} any more: start a class with \
                  `replica-lab classroom host`",
                 class.session_id,
@@ -186,7 +186,7 @@ pub async fn read_roster(client: &Client, class: &Class) -> Result<Roster> {
 pub async fn send_broadcast(client: &Client, session: i64, message: &str) -> Result<i64> {
     let message = message.trim();
     if message.is_empty() {
-        return Err(RuntimeError::new(
+        return Err(Error::new(
             "the message is empty: write what the class should read, in quotes",
         ));
     }
@@ -213,7 +213,7 @@ pub async fn set_pace(client: &Client, session: i64, pace: Option<u32>) -> Resul
 }
 
 pub async fn start_drill(client: &Client, session: i64, action: &str, note: &str) -> Result<i64> {
-    let action = parse_drill(action).map_err(RuntimeError::new)?;
+    let action = parse_drill(action).map_err(Error::new)?;
     let row = client
         .query_one(
             "INSERT INTO classroom.drills (session_id, action, note) VALUES ($1, $2, $3) \
@@ -246,7 +246,7 @@ pub async fn write_export(
     for (path, text) in files {
         let Some(path) = path else { continue };
         std::fs::write(path, text).map_err(|e| {
-            RuntimeError::new(format!(
+            Error::new(format!(
                 "cannot write {}: {e}; choose a file in a folder you can write to",
                 path.display()
             ))
@@ -276,7 +276,7 @@ pub async fn roster_command(db: Option<&str>, json: bool) -> Result<()> {
             "learners": roster::json_rows(&roster, &lessons),
         });
         let text = serde_json::to_string_pretty(&out)
-            .map_err(|e| RuntimeError::new(format!("cannot write the roster as JSON: {e}")))?;
+            .map_err(|e| Error::new(format!("cannot write the roster as JSON: {e}")))?;
         println!("{text}");
     } else if roster.rows.is_empty() {
         println!(
@@ -300,7 +300,7 @@ pub async fn broadcast(db: Option<&str>, message: &str) -> Result<()> {
 pub async fn pace(db: Option<&str>, upto: &str) -> Result<()> {
     let settings = settings()?;
     let lessons = lessons(&settings)?;
-    let pace = parse_pace(upto, lessons.len()).map_err(RuntimeError::new)?;
+    let pace = parse_pace(upto, lessons.len()).map_err(Error::new)?;
     let (hub, class) = open(&settings, db).await?;
     set_pace(&hub.client, class.session_id, pace).await?;
     match pace {
@@ -311,7 +311,7 @@ pub async fn pace(db: Option<&str>, upto: &str) -> Result<()> {
 }
 
 pub async fn drill(db: Option<&str>, action: &str, note: &str) -> Result<()> {
-    let action = parse_drill(action).map_err(RuntimeError::new)?;
+    let action = parse_drill(action).map_err(Error::new)?;
     let settings = settings()?;
     let (hub, class) = open(&settings, db).await?;
     let roster = read_roster(&hub.client, &class).await?;
@@ -326,7 +326,7 @@ pub async fn drill(db: Option<&str>, action: &str, note: &str) -> Result<()> {
 
 pub async fn export(db: Option<&str>, csv: Option<&Path>, md: Option<&Path>) -> Result<()> {
     if csv.is_none() && md.is_none() {
-        return Err(RuntimeError::new(
+        return Err(Error::new(
             "say where to write the results: --csv FILE, --md FILE, or both",
         ));
     }
@@ -532,7 +532,7 @@ fn act(
         let outcome = match tokio::time::timeout(ACT_LIMIT, work).await {
             Ok(Some(outcome)) => outcome,
             Ok(None) => return,
-            Err(_) => Err(RuntimeError::new(format!(
+            Err(_) => Err(Error::new(format!(
                 "the hub did not answer for {} s; the view reconnects when it is back",
                 ACT_LIMIT.as_secs()
             ))),
@@ -594,8 +594,8 @@ async fn live(
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| RuntimeError::new(format!("cannot watch for SIGTERM: {e}")))?;
-    let draw_err = |e: std::io::Error| RuntimeError::new(format!("cannot draw: {e}"));
+        .map_err(|e| Error::new(format!("cannot watch for SIGTERM: {e}")))?;
+    let draw_err = |e: std::io::Error| Error::new(format!("cannot draw: {e}"));
     if refresh.wanted() {
         read(&link, &class, &tx);
     }
@@ -606,7 +606,7 @@ async fn live(
                 Some(Ok(Event::Key(k))) => Msg::Key(k),
                 Some(Ok(Event::Resize(..))) => Msg::Redraw,
                 Some(Ok(_)) => continue,
-                Some(Err(e)) => return Err(RuntimeError::new(format!("cannot read the terminal: {e}"))),
+                Some(Err(e)) => return Err(Error::new(format!("cannot read the terminal: {e}"))),
                 None => Msg::Terminate,
             },
             Some(m) = rx.recv() => m,

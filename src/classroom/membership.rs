@@ -9,8 +9,8 @@ use tokio_postgres::error::SqlState;
 
 use super::connect::{HubError, connect, mask, server_message, with_login};
 use super::queue::{Queue, write_atomic};
-use crate::commands::{Result, load_settings};
-use crate::runtime::RuntimeError;
+use crate::error::{Error, Result};
+use crate::commands::load_settings;
 
 const FILE: &str = "membership.json";
 
@@ -52,9 +52,9 @@ pub enum MembershipError {
     Damaged { path: PathBuf, reason: String },
 }
 
-impl From<MembershipError> for RuntimeError {
+impl From<MembershipError> for Error {
     fn from(e: MembershipError) -> Self {
-        RuntimeError::new(e.to_string())
+        Error::new(e.to_string())
     }
 }
 
@@ -203,12 +203,12 @@ pub async fn join(
 
 /// Sets aside events a previous membership left undelivered: they belong to that learner, not
 /// to this one. Returns where they went.
-fn set_aside_old_queue(dir: &Path) -> std::result::Result<Option<PathBuf>, RuntimeError> {
+fn set_aside_old_queue(dir: &Path) -> std::result::Result<Option<PathBuf>, Error> {
     let qdir = queue_dir(dir);
     if !qdir.exists() {
         return Ok(None);
     }
-    let q = Queue::open(&qdir).map_err(|e| RuntimeError::new(e.to_string()))?;
+    let q = Queue::open(&qdir).map_err(|e| Error::new(e.to_string()))?;
     let waiting = q.len();
     drop(q);
     if waiting == 0 {
@@ -216,7 +216,7 @@ fn set_aside_old_queue(dir: &Path) -> std::result::Result<Option<PathBuf>, Runti
     }
     let aside = dir.join(format!("queue.left-{}", super::queue::now_ms()));
     std::fs::rename(&qdir, &aside).map_err(|e| {
-        RuntimeError::new(format!(
+        Error::new(format!(
             "cannot set aside the events of your previous class in {}: {e}",
             qdir.display()
         ))
@@ -241,7 +241,7 @@ pub async fn join_command(hub: &str, code: &str, name: &str, allow_drills: bool)
     let settings = load_settings(&NoFlags {})?;
     let dir = super::classroom_dir(&settings);
     if let Some(m) = load(&dir)? {
-        return Err(RuntimeError::new(already(&m, &dir)));
+        return Err(Error::new(already(&m, &dir)));
     }
     let aside = set_aside_old_queue(&dir)?;
     let m = join(hub, code, name, allow_drills, &dir).await?;

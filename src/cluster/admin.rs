@@ -27,6 +27,12 @@ pub enum AdminError {
     },
 }
 
+impl From<AdminError> for crate::error::Error {
+    fn from(e: AdminError) -> Self {
+        crate::error::Error::new(e.to_string())
+    }
+}
+
 /// A connection to one node, labelled for error messages.
 pub struct Admin {
     client: Client,

@@ -9,7 +9,8 @@ use super::haproxy::WRITE_BACKEND;
 use super::ops::Cluster;
 use super::status::{Role, probe_node, proxy_stats};
 use super::topology::{NodeSpec, Topology};
-use crate::runtime::{NodeSignal, ProcState, Result, RuntimeError};
+use crate::error::{Error, Result};
+use crate::runtime::{NodeSignal, ProcState};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -54,14 +55,14 @@ impl Cluster<'_> {
         let topo = self.topology();
         let node = topo.node(name).cloned().ok_or_else(|| {
             let names: Vec<&str> = topo.nodes.iter().map(|n| n.name.as_str()).collect();
-            RuntimeError::new(format!(
+            Error::new(format!(
                 "no node {name:?} in cluster {}: its nodes are {}",
                 topo.cluster,
                 names.join(", ")
             ))
         })?;
         let state = self.rt.node_state(&node).await?.ok_or_else(|| {
-            RuntimeError::new(format!(
+            Error::new(format!(
                 "{name} has no data: remove the cluster with `replica-lab down --name {}` and start again",
                 topo.cluster
             ))
@@ -98,7 +99,7 @@ impl Cluster<'_> {
                 }
                 self.rt.set_partitioned(&node, cut).await
             }
-            (NodeOp::Rewind, _) => Err(RuntimeError::new(format!(
+            (NodeOp::Rewind, _) => Err(Error::new(format!(
                 "{name} is running; pg_rewind needs it stopped: `replica-lab node stop {name}` first"
             ))),
         }
@@ -109,13 +110,13 @@ impl Cluster<'_> {
         let status = probe_node(self.rt, topo, node).await;
         match status.role {
             Role::Primary => {
-                return Err(RuntimeError::new(format!(
+                return Err(Error::new(format!(
                     "{} is already a primary: promote one of the replicas instead",
                     node.name
                 )));
             }
             Role::Unknown => {
-                return Err(RuntimeError::new(format!(
+                return Err(Error::new(format!(
                     "{} does not answer, so it cannot be promoted: check it with `replica-lab status`",
                     node.name
                 )));
@@ -124,7 +125,7 @@ impl Cluster<'_> {
         }
         let admin = Admin::tcp(self.rt.client_addr(node), &topo.credentials, "postgres").await?;
         if !admin.promote().await? {
-            return Err(RuntimeError::new(format!(
+            return Err(Error::new(format!(
                 "{} did not finish promotion within 30 s: see its server log",
                 node.name
             )));
@@ -209,21 +210,21 @@ impl Cluster<'_> {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Err(RuntimeError::new(format!(
+        Err(Error::new(format!(
             "{} started but does not stream from {} after 60 s: see its server log",
             node.name, primary.name
         )))
     }
 }
 
-fn paused(name: &str) -> RuntimeError {
-    RuntimeError::new(format!(
+fn paused(name: &str) -> Error {
+    Error::new(format!(
         "{name} is paused: `replica-lab node resume {name}` first"
     ))
 }
 
-fn not_running(name: &str) -> RuntimeError {
-    RuntimeError::new(format!(
+fn not_running(name: &str) -> Error {
+    Error::new(format!(
         "{name} is not running: `replica-lab node start {name}` first"
     ))
 }

@@ -7,7 +7,8 @@ use super::admin::Admin;
 use super::state::ClusterRecord;
 use super::status::{NodeState, NodeStatus, Prober, Role, probe_nodes, proxy_stats, unsettled};
 use super::topology::{NodeSpec, Topology};
-use crate::runtime::{ClusterRuntime, ProcState, Result, RuntimeError};
+use crate::error::{Error, Result};
+use crate::runtime::{ClusterRuntime, ProcState};
 
 /// Something worth telling the user while an operation runs.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,7 +65,7 @@ impl Cluster<'_> {
         let (primary, replicas) = topo
             .nodes
             .split_first()
-            .ok_or_else(|| RuntimeError::new("a cluster needs at least one node"))?;
+            .ok_or_else(|| Error::new("a cluster needs at least one node"))?;
         self.rt.prepare(&topo).await?;
         self.record.save(&self.dir)?;
         self.phase(
@@ -124,7 +125,7 @@ impl Cluster<'_> {
         for node in &topo.nodes {
             match self.rt.node_state(node).await? {
                 None => {
-                    return Err(RuntimeError::new(format!(
+                    return Err(Error::new(format!(
                         "{} has no data left: remove the cluster with `replica-lab down --name {}` and run `up` again",
                         node.name, topo.cluster
                     )));
@@ -162,7 +163,7 @@ impl Cluster<'_> {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(RuntimeError::new(format!(
+                return Err(Error::new(format!(
                     "cluster {} not ready after {} s: waiting for {}",
                     topo.cluster,
                     READY_TIMEOUT.as_secs(),
@@ -230,11 +231,11 @@ impl Cluster<'_> {
             [one] => topo
                 .node(one)
                 .cloned()
-                .ok_or_else(|| RuntimeError::new(format!("{one} is not in the topology"))),
-            [] => Err(RuntimeError::new(
+                .ok_or_else(|| Error::new(format!("{one} is not in the topology"))),
+            [] => Err(Error::new(
                 "no node is primary right now: promote a replica with `replica-lab node promote NODE`",
             )),
-            many => Err(RuntimeError::new(format!(
+            many => Err(Error::new(format!(
                 "split brain: {} are all primaries; stop all but one (`replica-lab node stop NODE`) \
                  and rejoin the others with `replica-lab node rewind NODE`",
                 many.join(", ")
@@ -372,13 +373,13 @@ async fn drop_slot_when_released(admin: &Admin, slot: &str) -> Result<()> {
                 &[&slot],
             )
             .await
-            .map_err(|e| RuntimeError::new(format!("reading replication slots: {e}")))?;
+            .map_err(|e| Error::new(format!("reading replication slots: {e}")))?;
         if row.is_none() {
             return Ok(());
         }
         tokio::time::sleep(POLL).await;
     }
-    Err(RuntimeError::new(format!(
+    Err(Error::new(format!(
         "replication slot {slot} is still in use: drop it later with SELECT pg_drop_replication_slot('{slot}')"
     )))
 }

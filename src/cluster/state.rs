@@ -9,7 +9,8 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use super::topology::{NodeAddressing, Topology};
-use crate::runtime::{RuntimeError, RuntimeKind};
+use crate::error::Error;
+use crate::runtime::RuntimeKind;
 use crate::settings::Settings;
 
 pub const RECORD_FILE: &str = "cluster.toml";
@@ -29,20 +30,20 @@ impl ClusterRecord {
         Topology::new(&self.settings, self.addressing, &self.nodes)
     }
 
-    pub fn load(cluster_dir: &Path) -> Result<Option<ClusterRecord>, RuntimeError> {
+    pub fn load(cluster_dir: &Path) -> Result<Option<ClusterRecord>, Error> {
         let path = cluster_dir.join(RECORD_FILE);
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
-                return Err(RuntimeError::new(format!(
+                return Err(Error::new(format!(
                     "cannot read {}: {e}",
                     path.display()
                 )));
             }
         };
         toml::from_str(&text).map(Some).map_err(|e| {
-            RuntimeError::new(format!(
+            Error::new(format!(
                 "{} is damaged ({e}): remove the cluster with `replica-lab down --name {}`",
                 path.display(),
                 cluster_dir
@@ -55,11 +56,11 @@ impl ClusterRecord {
 
     /// Written to a temporary file, synced, then renamed over the old one: a crash leaves
     /// either the old record or the new one.
-    pub fn save(&self, cluster_dir: &Path) -> Result<(), RuntimeError> {
+    pub fn save(&self, cluster_dir: &Path) -> Result<(), Error> {
         let path = cluster_dir.join(RECORD_FILE);
         let tmp = cluster_dir.join(format!("{RECORD_FILE}.tmp"));
         let text = toml::to_string_pretty(self)
-            .map_err(|e| RuntimeError::new(format!("cannot encode the cluster record: {e}")))?;
+            .map_err(|e| Error::new(format!("cannot encode the cluster record: {e}")))?;
         let write = || -> std::io::Result<()> {
             let mut f = File::create(&tmp)?;
             f.write_all(text.as_bytes())?;
@@ -70,7 +71,7 @@ impl ClusterRecord {
             }
             Ok(())
         };
-        write().map_err(|e| RuntimeError::new(format!("cannot write {}: {e}", path.display())))
+        write().map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))
     }
 }
 
@@ -85,15 +86,15 @@ pub struct ClusterLock {
 
 impl ClusterLock {
     /// Waits for another replica-lab command on the same cluster to finish.
-    pub fn acquire(data_root: &Path, name: &str) -> Result<ClusterLock, RuntimeError> {
+    pub fn acquire(data_root: &Path, name: &str) -> Result<ClusterLock, Error> {
         let locks = data_root.join("locks");
         std::fs::create_dir_all(&locks)
-            .map_err(|e| RuntimeError::new(format!("cannot create {}: {e}", locks.display())))?;
+            .map_err(|e| Error::new(format!("cannot create {}: {e}", locks.display())))?;
         let path = locks.join(format!("{name}{LOCK_FILE}"));
         let file = File::create(&path)
-            .map_err(|e| RuntimeError::new(format!("cannot open {}: {e}", path.display())))?;
+            .map_err(|e| Error::new(format!("cannot open {}: {e}", path.display())))?;
         let lock = Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, e)| RuntimeError::new(format!("cannot lock {}: {e}", path.display())))?;
+            .map_err(|(_, e)| Error::new(format!("cannot lock {}: {e}", path.display())))?;
         Ok(ClusterLock { _lock: lock })
     }
 }

@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use super::model::Action;
+use crate::error::Error;
 use crate::cluster::admin::Admin;
 use crate::cluster::ops::{Cluster, Progress, Reporter};
 use crate::cluster::state::{ClusterLock, ClusterRecord};
 use crate::cluster::topology::Topology;
-use crate::runtime::{ClusterRuntime, RuntimeError, RuntimeKind};
+use crate::runtime::{ClusterRuntime, RuntimeKind};
 use crate::sql::Target;
 
 /// Where a client reaches `target` from this machine; `None` for a node the cluster lacks, and
@@ -41,9 +42,9 @@ pub struct Lab {
 
 impl Lab {
     /// The cluster's record as it is on disk now (scaling changes it).
-    pub fn record(&self) -> Result<ClusterRecord, RuntimeError> {
+    pub fn record(&self) -> Result<ClusterRecord, Error> {
         ClusterRecord::load(&self.dir)?.ok_or_else(|| {
-            RuntimeError::new(format!(
+            Error::new(format!(
                 "cluster {} is gone: start it again with `replica-lab up --name {}`",
                 self.name, self.name
             ))
@@ -51,7 +52,7 @@ impl Lab {
     }
 
     /// Runs one action; the text is what it reported along the way (may be empty).
-    pub async fn run(&self, action: &Action) -> Result<String, RuntimeError> {
+    pub async fn run(&self, action: &Action) -> Result<String, Error> {
         match action {
             Action::Node { op, node } => {
                 let _lock = self.lock().await?;
@@ -100,10 +101,10 @@ impl Lab {
         }
     }
 
-    async fn sql(&self, target: &Target, sql: &str) -> Result<String, RuntimeError> {
+    async fn sql(&self, target: &Target, sql: &str) -> Result<String, Error> {
         let topo = self.record()?.topology();
         let addr = target_addr(self.rt.as_ref(), &topo, target).ok_or_else(|| {
-            RuntimeError::new(format!(
+            Error::new(format!(
                 "no node {} in cluster {}",
                 target.label(),
                 self.name
@@ -114,20 +115,20 @@ impl Lab {
             let cause = e
                 .as_db_error()
                 .map_or_else(|| e.to_string(), |db| db.message().to_string());
-            RuntimeError::new(format!("SQL on {} failed: {cause}", target.label()))
+            Error::new(format!("SQL on {} failed: {cause}", target.label()))
         })?;
         Ok(String::new())
     }
 
     /// Waits for other commands on the cluster; held until dropped.
-    async fn lock(&self) -> Result<ClusterLock, RuntimeError> {
+    async fn lock(&self) -> Result<ClusterLock, Error> {
         let (root, name) = (self.root.clone(), self.name.clone());
         tokio::task::spawn_blocking(move || ClusterLock::acquire(&root, &name))
             .await
-            .map_err(|e| RuntimeError::new(format!("cannot lock the cluster: {e}")))?
+            .map_err(|e| Error::new(format!("cannot lock the cluster: {e}")))?
     }
 
-    fn cluster<'a>(&'a self, report: Reporter<'a>) -> Result<Cluster<'a>, RuntimeError> {
+    fn cluster<'a>(&'a self, report: Reporter<'a>) -> Result<Cluster<'a>, Error> {
         Ok(Cluster {
             rt: self.rt.as_ref(),
             dir: self.dir.clone(),

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::RuntimeError;
+use super::Error;
 
 /// The server programs the local runtime runs.
 pub const PG_PROGRAMS: [&str; 5] = ["postgres", "initdb", "pg_ctl", "pg_basebackup", "pg_rewind"];
@@ -18,7 +18,7 @@ impl Binaries {
         self.pg_bindir.join(program)
     }
 
-    pub fn find(pg_bindir: Option<&Path>, haproxy: Option<&Path>) -> Result<Self, RuntimeError> {
+    pub fn find(pg_bindir: Option<&Path>, haproxy: Option<&Path>) -> Result<Self, Error> {
         Ok(Binaries {
             pg_bindir: find_pg_bindir(pg_bindir)?,
             haproxy: find_haproxy(haproxy)?,
@@ -32,12 +32,12 @@ fn has_server_programs(dir: &Path) -> bool {
 
 /// The explicit setting, then PATH, then `pg_config --bindir`, then the newest
 /// `/usr/lib/postgresql/*/bin` (Debian keeps server programs off PATH).
-pub fn find_pg_bindir(explicit: Option<&Path>) -> Result<PathBuf, RuntimeError> {
+pub fn find_pg_bindir(explicit: Option<&Path>) -> Result<PathBuf, Error> {
     if let Some(dir) = explicit {
         return if has_server_programs(dir) {
             Ok(dir.to_path_buf())
         } else {
-            Err(RuntimeError::new(format!(
+            Err(Error::new(format!(
                 "{} does not hold the PostgreSQL server programs ({}): fix the pg_bindir setting",
                 dir.display(),
                 PG_PROGRAMS.join(", ")
@@ -61,7 +61,7 @@ pub fn find_pg_bindir(explicit: Option<&Path>) -> Result<PathBuf, RuntimeError> 
         .into_iter()
         .find(|d| has_server_programs(d))
         .ok_or_else(|| {
-            RuntimeError::new(
+            Error::new(
                 "PostgreSQL server programs (initdb, pg_ctl, pg_basebackup, pg_rewind) not found: \
                  install them (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql) \
                  or set REPLICA_LAB_PG_BINDIR",
@@ -85,12 +85,12 @@ fn debian_bindirs() -> Vec<PathBuf> {
     majors.into_iter().map(|(_, p)| p).collect()
 }
 
-pub fn find_haproxy(explicit: Option<&Path>) -> Result<PathBuf, RuntimeError> {
+pub fn find_haproxy(explicit: Option<&Path>) -> Result<PathBuf, Error> {
     if let Some(p) = explicit {
         return if p.is_file() {
             Ok(p.to_path_buf())
         } else {
-            Err(RuntimeError::new(format!(
+            Err(Error::new(format!(
                 "{} is not a file: fix the haproxy_bin setting",
                 p.display()
             )))
@@ -99,7 +99,7 @@ pub fn find_haproxy(explicit: Option<&Path>) -> Result<PathBuf, RuntimeError> {
     which("haproxy")
         .or_else(|| ["/usr/sbin/haproxy", "/usr/local/sbin/haproxy"].iter().map(PathBuf::from).find(|p| p.is_file()))
         .ok_or_else(|| {
-            RuntimeError::new(
+            Error::new(
                 "haproxy not found: install it (Debian/Ubuntu: apt-get install haproxy; macOS: brew install haproxy) \
                  or set REPLICA_LAB_HAPROXY_BIN",
             )

@@ -17,7 +17,7 @@ use super::binaries::Binaries;
 use super::process::{
     pid_state, postmaster_pid, processes_under, recorded_postmaster_pid, signal_tree, wait_gone,
 };
-use super::{ClusterRuntime, NodeSignal, ProcState, Result, RuntimeError, RuntimeKind};
+use super::{ClusterRuntime, NodeSignal, ProcState, Result, Error, RuntimeKind};
 use crate::cluster::admin::Admin;
 use crate::cluster::haproxy::{self, ProxyEnv, ProxyServer, node_target};
 use crate::cluster::pgconf::{self, NODE_CONF, NodeConf, STANDBY_SIGNAL};
@@ -45,7 +45,7 @@ impl ServiceUser {
                 gid: u.gid,
                 home: u.dir,
             })),
-            _ => Err(RuntimeError::new(format!(
+            _ => Err(Error::new(format!(
                 "running as root, but the unprivileged user {name:?} that PostgreSQL must run as does not exist: \
                  create it (useradd --system --create-home {name}) or name another with REPLICA_LAB_OS_USER"
             ))),
@@ -130,11 +130,11 @@ impl LocalRuntime {
         let out = cmd
             .output()
             .await
-            .map_err(|e| RuntimeError::new(format!("{what}: cannot run: {e}")))?;
+            .map_err(|e| Error::new(format!("{what}: cannot run: {e}")))?;
         if out.status.success() {
             Ok(out)
         } else {
-            Err(RuntimeError::new(format!(
+            Err(Error::new(format!(
                 "{what} failed: {}",
                 last_lines(&out)
             )))
@@ -144,20 +144,20 @@ impl LocalRuntime {
     /// Creates a folder owned by the service user.
     fn make_owned_dir(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir)
-            .map_err(|e| RuntimeError::new(format!("cannot create {}: {e}", dir.display())))?;
+            .map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))?;
         self.chown(dir)
     }
 
     fn write_owned(&self, path: &Path, contents: &str) -> Result<()> {
         std::fs::write(path, contents)
-            .map_err(|e| RuntimeError::new(format!("cannot write {}: {e}", path.display())))?;
+            .map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
         self.chown(path)
     }
 
     fn chown(&self, path: &Path) -> Result<()> {
         if let Some(u) = &self.user {
             nix::unistd::chown(path, Some(u.uid), Some(u.gid)).map_err(|e| {
-                RuntimeError::new(format!("cannot hand {} to {}: {e}", path.display(), u.name))
+                Error::new(format!("cannot hand {} to {}: {e}", path.display(), u.name))
             })?;
         }
         Ok(())
@@ -263,7 +263,7 @@ impl ClusterRuntime for LocalRuntime {
         .await?;
         let conf_path = data.join("postgresql.conf");
         let mut conf = std::fs::read_to_string(&conf_path)
-            .map_err(|e| RuntimeError::new(format!("cannot read {}: {e}", conf_path.display())))?;
+            .map_err(|e| Error::new(format!("cannot read {}: {e}", conf_path.display())))?;
         conf.push_str(&pgconf::shared_conf());
         self.write_owned(&conf_path, &conf)?;
         self.write_owned(
@@ -289,7 +289,7 @@ impl ClusterRuntime for LocalRuntime {
         self.make_owned_dir(&self.socket_dir(node))?;
         if data.exists() {
             std::fs::remove_dir_all(&data)
-                .map_err(|e| RuntimeError::new(format!("cannot clear {}: {e}", data.display())))?;
+                .map_err(|e| Error::new(format!("cannot clear {}: {e}", data.display())))?;
         }
         self.run(
             &format!("pg_basebackup for {}", node.name),
@@ -350,7 +350,7 @@ impl ClusterRuntime for LocalRuntime {
             match std::fs::remove_file(&signal) {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(RuntimeError::new(format!(
+                Err(e) => Err(Error::new(format!(
                     "cannot remove {}: {e}",
                     signal.display()
                 ))),
@@ -365,7 +365,7 @@ impl ClusterRuntime for LocalRuntime {
     async fn reload_node(&self, node: &NodeSpec) -> Result<()> {
         match postmaster_pid(&self.data_dir(node)) {
             Some(pid) => nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGHUP)
-                .map_err(|e| RuntimeError::new(format!("cannot signal {}: {e}", node.name))),
+                .map_err(|e| Error::new(format!("cannot signal {}: {e}", node.name))),
             None => Ok(()),
         }
     }
@@ -391,7 +391,7 @@ impl ClusterRuntime for LocalRuntime {
         .await
         .map(|_| ())
         .map_err(|e| {
-            RuntimeError::new(format!(
+            Error::new(format!(
                 "{e} (server log: {})",
                 node_dir.join("postgres.log").display()
             ))
@@ -419,7 +419,7 @@ impl ClusterRuntime for LocalRuntime {
 
     async fn signal_node(&self, node: &NodeSpec, signal: NodeSignal) -> Result<()> {
         let Some(pid) = postmaster_pid(&self.data_dir(node)) else {
-            return Err(RuntimeError::new(format!(
+            return Err(Error::new(format!(
                 "{} is not running: start it with `replica-lab node start {}`",
                 node.name, node.name
             )));
@@ -430,9 +430,9 @@ impl ClusterRuntime for LocalRuntime {
             NodeSignal::Resume => Signal::SIGCONT,
         };
         signal_tree(pid, sig)
-            .map_err(|e| RuntimeError::new(format!("cannot signal {}: {e}", node.name)))?;
+            .map_err(|e| Error::new(format!("cannot signal {}: {e}", node.name)))?;
         if signal == NodeSignal::Kill && !wait_gone(pid, Duration::from_secs(5)).await {
-            return Err(RuntimeError::new(format!(
+            return Err(Error::new(format!(
                 "{} (pid {pid}) was killed but has not exited after 5 s",
                 node.name
             )));
@@ -464,7 +464,7 @@ impl ClusterRuntime for LocalRuntime {
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(RuntimeError::new(format!(
+            Err(e) => Err(Error::new(format!(
                 "cannot remove {}: {e}",
                 dir.display()
             ))),
@@ -509,7 +509,7 @@ impl ClusterRuntime for LocalRuntime {
         self.write_owned(&next, config)?;
         self.check_proxy_config(&next).await?;
         std::fs::rename(&next, &cfg)
-            .map_err(|e| RuntimeError::new(format!("cannot install {}: {e}", cfg.display())))?;
+            .map_err(|e| Error::new(format!("cannot install {}: {e}", cfg.display())))?;
         let mut cmd = self.command(&self.bins.haproxy);
         cmd.arg("-D")
             .arg("-f")
@@ -548,11 +548,11 @@ impl ClusterRuntime for LocalRuntime {
         };
         match tokio::time::timeout(Duration::from_secs(3), io).await {
             Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(e)) => Err(RuntimeError::new(format!(
+            Ok(Err(e)) => Err(Error::new(format!(
                 "HAProxy's runtime API at {} does not answer: {e}",
                 path.display()
             ))),
-            Err(_) => Err(RuntimeError::new(
+            Err(_) => Err(Error::new(
                 "HAProxy's runtime API did not answer within 3 s",
             )),
         }
@@ -602,7 +602,7 @@ impl ClusterRuntime for LocalRuntime {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => {
-                    return Err(RuntimeError::new(format!(
+                    return Err(Error::new(format!(
                         "cannot remove {}: {e}",
                         self.dir.display()
                     )));

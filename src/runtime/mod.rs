@@ -12,10 +12,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::admin::Admin;
+use crate::error::{Error, Result};
 use crate::cluster::pgconf::NodeConf;
 use crate::cluster::topology::{NodeSpec, Topology};
-
-pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -48,27 +47,6 @@ pub enum NodeSignal {
     Kill,
     Pause,
     Resume,
-}
-
-/// A failure with its cause and, where one is known, the fix.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct RuntimeError {
-    pub message: String,
-}
-
-impl RuntimeError {
-    pub fn new(message: impl Into<String>) -> Self {
-        RuntimeError {
-            message: message.into(),
-        }
-    }
-}
-
-impl From<crate::cluster::admin::AdminError> for RuntimeError {
-    fn from(e: crate::cluster::admin::AdminError) -> Self {
-        RuntimeError::new(e.to_string())
-    }
 }
 
 /// Everything that differs between processes and containers.
@@ -154,7 +132,7 @@ pub trait ClusterRuntime: Send + Sync {
 
     /// Cuts the node off the cluster network, or reconnects it.
     async fn set_partitioned(&self, _node: &NodeSpec, _cut: bool) -> Result<()> {
-        Err(RuntimeError::new(
+        Err(Error::new(
             "this runtime cannot cut a node off the network: use --runtime docker",
         ))
     }

@@ -15,9 +15,9 @@ use super::msg::{Effect, Fresh, Msg, Startup};
 use super::state::{Focus, LessonPane, State, ThemeName};
 use super::ui;
 use super::update::update;
+use crate::error::Error;
 use crate::lesson::progress::{LearnerProgress, ProgressStore};
 use crate::lesson_commands::{catalog, progress_store};
-use crate::runtime::RuntimeError;
 use crate::settings::Settings;
 use crate::sql::history::History;
 
@@ -120,7 +120,7 @@ fn course(settings: &Settings) -> (Course, Option<ProgressStore>) {
 }
 
 /// Runs the app until the user quits; returns whether the cluster came up.
-pub async fn run(settings: Settings) -> Result<bool, RuntimeError> {
+pub async fn run(settings: Settings) -> Result<bool, Error> {
     init_logging();
     let (keymap, ignored) = Keymap::new(&settings.keys);
     let mut state = State::new(settings.name.clone(), lesson(), theme(&settings));
@@ -181,7 +181,7 @@ async fn event_loop(
     settings: Settings,
     history: History,
     store: Option<ProgressStore>,
-) -> Result<bool, RuntimeError> {
+) -> Result<bool, Error> {
     let (tx, mut rx) = mpsc::channel::<Msg>(256);
     let (ready_tx, mut ready_rx) = mpsc::channel::<Attach>(1);
     let class_dir = crate::classroom::classroom_dir(&settings);
@@ -190,8 +190,8 @@ async fn event_loop(
     join_class(&mut state, &mut runner, class_dir);
     let mut events = EventStream::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| RuntimeError::new(format!("cannot watch for SIGTERM: {e}")))?;
-    let draw_err = |e: std::io::Error| RuntimeError::new(format!("cannot draw: {e}"));
+        .map_err(|e| Error::new(format!("cannot watch for SIGTERM: {e}")))?;
+    let draw_err = |e: std::io::Error| Error::new(format!("cannot draw: {e}"));
     loop {
         terminal.draw(|f| ui::draw(f, &state)).map_err(draw_err)?;
         let msg = tokio::select! {
@@ -206,7 +206,7 @@ async fn event_loop(
                 },
                 Some(Ok(Event::Resize(..))) => Msg::Resize,
                 Some(Ok(_)) => continue,
-                Some(Err(e)) => return Err(RuntimeError::new(format!("cannot read the terminal: {e}"))),
+                Some(Err(e)) => return Err(Error::new(format!("cannot read the terminal: {e}"))),
                 None => Msg::Terminate,
             },
             Some(m) = rx.recv() => m,

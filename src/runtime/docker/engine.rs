@@ -11,8 +11,9 @@ use bollard::query_parameters::{
     RemoveContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use futures::StreamExt;
+use crate::error::{Error, Result};
 
-use crate::runtime::{Result, RuntimeError};
+
 
 pub const LABEL_CLUSTER: &str = "io.replica-lab.cluster";
 pub const LABEL_NODE: &str = "io.replica-lab.node";
@@ -34,14 +35,14 @@ pub async fn connect() -> Result<Docker> {
     }
 }
 
-fn no_engine(cause: &str) -> RuntimeError {
-    RuntimeError::new(format!(
+fn no_engine(cause: &str) -> Error {
+    Error::new(format!(
         "the Docker engine does not answer ({cause}): start Docker (or set DOCKER_HOST), or use --runtime local"
     ))
 }
 
-pub fn api_error(what: &str, e: bollard::errors::Error) -> RuntimeError {
-    RuntimeError::new(format!("{what}: {}", describe(&e)))
+pub fn api_error(what: &str, e: bollard::errors::Error) -> Error {
+    Error::new(format!("{what}: {}", describe(&e)))
 }
 
 /// The engine's own message where there is one, without the HTTP wrapping.
@@ -97,7 +98,7 @@ pub async fn ensure_image(docker: &Docker, image: &str, report: &PullReporter) -
     let mut layers: HashMap<String, (u64, u64, bool)> = HashMap::new();
     while let Some(item) = stream.next().await {
         let info = item.map_err(|e| {
-            RuntimeError::new(format!(
+            Error::new(format!(
                 "image {image} is not here and cannot be pulled ({}): build images offline with {BUILDER} \
                  and point replica-lab at them (REPLICA_LAB_POSTGRES_IMAGE, REPLICA_LAB_HAPROXY_IMAGE)",
                 describe(&e)
@@ -178,7 +179,7 @@ impl Ran {
         if self.code == 0 {
             Ok(self.output)
         } else {
-            Err(RuntimeError::new(format!(
+            Err(Error::new(format!(
                 "{what} failed: {}",
                 tail(&self.output)
             )))
@@ -360,10 +361,10 @@ pub async fn wait_event(
     match first {
         Ok(Some(Ok(event))) => Ok(event.action.unwrap_or_default()),
         Ok(Some(Err(e))) => Err(api_error(&format!("watching {container}"), e)),
-        Ok(None) => Err(RuntimeError::new(format!(
+        Ok(None) => Err(Error::new(format!(
             "the engine closed the event stream of {container}"
         ))),
-        Err(_) => Err(RuntimeError::new(format!(
+        Err(_) => Err(Error::new(format!(
             "{container} did not report {} within {} s",
             actions.join("/"),
             limit.as_secs()

@@ -29,7 +29,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use self::engine::{
     LABEL_CLUSTER, LABEL_NODE, OneShot, api_error, ensure_image, exec, is_not_found, sh_quote,
 };
-use super::{ClusterRuntime, NodeSignal, ProcState, Result, RuntimeError, RuntimeKind};
+use super::{ClusterRuntime, NodeSignal, ProcState, Result, Error, RuntimeKind};
 use crate::cluster::admin::Admin;
 use crate::cluster::haproxy::{self, ProxyEnv, ProxyServer, node_target};
 use crate::cluster::pgconf::{self, NODE_CONF, NodeConf, STANDBY_SIGNAL};
@@ -207,13 +207,13 @@ impl ClusterRuntime for DockerRuntime {
 
     async fn prepare(&self, _topo: &Topology) -> Result<()> {
         std::fs::create_dir_all(&self.dir)
-            .map_err(|e| RuntimeError::new(format!("cannot create {}: {e}", self.dir.display())))?;
+            .map_err(|e| Error::new(format!("cannot create {}: {e}", self.dir.display())))?;
         ensure_image(&self.docker, &self.pg_image, self.pull_reporter.as_ref()).await?;
         ensure_image(&self.docker, &self.proxy_image, self.pull_reporter.as_ref()).await?;
         let name = self.network();
         match self.network_is_ours().await {
             Some(true) => Ok(()),
-            Some(false) => Err(RuntimeError::new(format!(
+            Some(false) => Err(Error::new(format!(
                 "a Docker network named {name} exists and is not this cluster's: remove or rename it, \
                  or choose another cluster name with --name"
             ))),

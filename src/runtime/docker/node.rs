@@ -96,14 +96,14 @@ impl DockerRuntime {
                 }
             }
             if self.node_state(node).await? != Some(ProcState::Running) {
-                return Err(RuntimeError::new(format!(
+                return Err(Error::new(format!(
                     "{} exited while starting: see `docker logs {}`",
                     node.name,
                     self.container(node)
                 )));
             }
             if Instant::now() > deadline {
-                return Err(RuntimeError::new(format!(
+                return Err(Error::new(format!(
                     "{} did not accept connections within 120 s",
                     node.name
                 )));

@@ -32,7 +32,7 @@ impl DockerRuntime {
             .and_then(|n| n.ports)
             .and_then(|p| p.get(&format!("{API_PORT}/tcp")).cloned().flatten())
             .and_then(|b| b.into_iter().find_map(|b| b.host_port?.parse::<u16>().ok()))
-            .ok_or_else(|| RuntimeError::new("HAProxy's runtime API port is not published"))?;
+            .ok_or_else(|| Error::new("HAProxy's runtime API port is not published"))?;
         if let Ok(mut guard) = self.api_port.lock() {
             *guard = Some(port);
         }
@@ -162,13 +162,13 @@ kill -USR2 1
         };
         match tokio::time::timeout(Duration::from_secs(3), io).await {
             Ok(Ok(answer)) if !answer.is_empty() => Ok(answer),
-            Ok(Ok(_)) => Err(RuntimeError::new(
+            Ok(Ok(_)) => Err(Error::new(
                 "HAProxy's runtime API closed without answering",
             )),
-            Ok(Err(e)) => Err(RuntimeError::new(format!(
+            Ok(Err(e)) => Err(Error::new(format!(
                 "HAProxy's runtime API does not answer: {e}"
             ))),
-            Err(_) => Err(RuntimeError::new(
+            Err(_) => Err(Error::new(
                 "HAProxy's runtime API did not answer within 3 s",
             )),
         }

@@ -91,7 +91,7 @@ impl DockerRuntime {
         match std::fs::remove_dir_all(&self.dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(RuntimeError::new(format!(
+            Err(e) => Err(Error::new(format!(
                 "cannot remove {}: {e}",
                 self.dir.display()
             ))),
