@@ -32,10 +32,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt as _;
-use replica_lab::classroom::instructor::Refresh;
 use replica_lab::classroom::reporter::INSERT_EVENTS;
 use replica_lab::classroom::roster::{self, RosterRow};
 use replica_lab::cluster::state::cluster_dir;
+use replica_lab::tui::instructor::RosterReads;
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, Client, NoTls, Notification};
 
@@ -420,7 +420,7 @@ async fn instructor(
                 .await;
         });
     };
-    let mut refresh = Refresh::default();
+    let mut refresh = RosterReads::default();
     let mut seen = Seen::default();
     let mut settle_until: Option<Instant> = None;
     let want = session.to_string();

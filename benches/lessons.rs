@@ -24,13 +24,13 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use replica_lab::cluster::state::{ClusterRecord, cluster_dir};
-use replica_lab::cluster::topology::Credentials;
 use replica_lab::lesson::evaluate::{Attempt, Run, judge_local};
 use replica_lab::lesson::model::{
     Check, CheckTarget, CmpOp, Compare, Expect, RanCheck, RanOutcome, SqlCheck, TelemetryCheck,
 };
 use replica_lab::lesson::probe::{PgQuery, Query, RETRY_EVERY, judge_sql};
 use replica_lab::lesson::{builtin_lessons, load_dir};
+use replica_lab::settings::Credentials;
 use replica_lab::sql::Target;
 use replica_lab::telemetry::snapshot_once;
 

@@ -23,8 +23,9 @@ use std::time::{Duration, Instant};
 
 use crate::cluster::haproxy::{self, ProxyEnv, ProxyServer, ProxyTemplate};
 use crate::cluster::pgconf::{self, NODE_CONF, NodeConf, STANDBY_SIGNAL};
-use crate::cluster::topology::{Credentials, Endpoints, MAX_REPLICAS};
+use crate::cluster::topology::Endpoints;
 use crate::settings::Settings;
+use crate::settings::{Credentials, MAX_REPLICAS};
 
 /// Where the rendered files live, relative to the repository root.
 pub const ASSETS_DIR: &str = "assets/compose";

@@ -8,11 +8,26 @@ use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::topology::{Credentials, MAX_REPLICAS, MIN_REPLICAS};
-
 pub const ENV_PREFIX: &str = "REPLICA_LAB_";
 /// `REPLICA_LAB_*` variables read elsewhere: the log filter and a test-only panic hook.
 const NOT_SETTINGS: [&str; 2] = ["LOG", "PANIC_HOOK"];
+
+pub const MIN_REPLICAS: u8 = 1;
+pub const MAX_REPLICAS: u8 = 9;
+
+/// Logins every runtime creates the same way.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    /// The learner's superuser, as in the tutorial the project grew from.
+    pub user: String,
+    pub password: String,
+    pub database: String,
+    pub replication_user: String,
+    pub replication_password: String,
+    /// A login with no privileges, trusted only for the `postgres` database, so HAProxy's
+    /// health check can read `in_hot_standby` without a password.
+    pub check_user: String,
+}
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -203,6 +218,12 @@ pub fn validate_name(name: &str) -> Result<(), SettingsError> {
     } else {
         Err(SettingsError::Name(name.to_string()))
     }
+}
+
+/// Settings as the user gave them: the config file, the process environment, then `flags`.
+pub fn load_settings(flags: &impl Serialize) -> crate::error::Result<Settings> {
+    Settings::load(config_file().as_deref(), std::env::vars(), flags)
+        .map_err(|e| crate::error::Error::new(e.to_string()))
 }
 
 /// The user's config file: `$XDG_CONFIG_HOME/replica-lab/config.toml` or the platform's equivalent.

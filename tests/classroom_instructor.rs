@@ -12,9 +12,10 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tokio_postgres::{AsyncMessage, Client, NoTls, Notification};
 
-use replica_lab::classroom::instructor::ui::{Input, Link, Notice, View, draw};
-use replica_lab::classroom::instructor::{self, Class, Refresh};
+use replica_lab::classroom::instructor::{self, ClassSession};
 use replica_lab::classroom::roster::{self, LessonInfo, Roster, RosterRow, Session};
+use replica_lab::tui::instructor::RosterReads;
+use replica_lab::tui::instructor::ui::{Input, Link, Notice, View, draw};
 use support::pty::Pty;
 use support::{Rt, TestCluster};
 
@@ -468,7 +469,7 @@ async fn the_instructor_sees_and_steers_the_class() {
         replica_lab::classroom::host::create_session(&owner, "Tuesday", Duration::from_secs(3600))
             .await
             .expect("a session");
-    let class = Class {
+    let class = ClassSession {
         url: url.clone(),
         session_id: session,
         title: "Tuesday".into(),
@@ -640,7 +641,7 @@ async fn the_instructor_sees_and_steers_the_class() {
     assert!(e.message.contains("the message is empty"), "{}", e.message);
 
     // The live view's refresh: a learner's insert, a notification, one read that sees it.
-    let mut refresh = Refresh::default();
+    let mut refresh = RosterReads::default();
     report(&cy_db, 3, &[("passed", "01-topology", &topo[1])]).await;
     loop {
         let n = next_note(&mut events, "cy's pass").await;

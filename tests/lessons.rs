@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use proptest::prelude::*;
-use replica_lab::cluster::node_ops::NodeOp;
+use replica_lab::cluster::node_op::NodeOp;
 use replica_lab::cluster::status::Role;
 use replica_lab::lesson::model::{
     Action, Bound, Check, CheckTarget, CmpOp, Compare, Expect, MAX_WITHIN, ProxyBackend,

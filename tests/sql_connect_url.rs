@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::time::Duration;
 
 use replica_lab::cluster::state::ClusterRecord;
-use replica_lab::cluster::topology::Credentials;
+use replica_lab::settings::Credentials;
 use replica_lab::sql::meta::connect_probe_sql;
 use replica_lab::sql::session::{APPLICATION_NAME, SessionConfig, SqlSession};
 use replica_lab::sql::{Endpoint, ResultSet, SqlError, SqlEvent, Target};

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Once, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-use replica_lab::cluster::topology::Credentials;
 use replica_lab::runtime::binaries::{find_haproxy, find_pg_bindir};
+use replica_lab::settings::Credentials;
 use replica_lab::sql::meta;
 use replica_lab::sql::session::{APPLICATION_NAME, SessionConfig, SqlSession};
 use replica_lab::sql::{Endpoint, Notice, ResultSet, SqlError, SqlEvent, Target, TxState};

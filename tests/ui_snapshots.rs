@@ -9,7 +9,7 @@ use ratatui::backend::TestBackend;
 use ratatui::layout::Position;
 use ratatui::style::{Color, Modifier};
 
-use replica_lab::cluster::node_ops::NodeOp;
+use replica_lab::cluster::node_op::NodeOp;
 use replica_lab::sql::ResultSet;
 use replica_lab::tui::editor::Editor;
 use replica_lab::tui::state::{Confirm, Focus, Overlay, State, ThemeName};

@@ -15,9 +15,9 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::tls::TlsStream;
 use tokio_postgres::{AsyncMessage, Config, Connection, NoTls, Notification};
 
+use crate::error::Error;
 pub use conninfo::{Conninfo, encode as percent_encode};
 use tls::{Roots, TlsMode};
-use crate::error::Error;
 
 /// How long reaching the hub may take when the URL does not say (`connect_timeout`).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

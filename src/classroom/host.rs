@@ -9,13 +9,12 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
 
-use super::connect::{self, HubError, connect, mask, with_login};
-use super::migrate::migrate;
-use crate::error::{Error, Result};
+use super::connect::{self, HubError, connect, with_login};
 use crate::cluster::state::{ClusterRecord, cluster_dir};
-use crate::cluster::topology::MIN_REPLICAS;
-use crate::commands::{bring_up, load_settings, print_progress, remove};
+use crate::error::{Error, Result};
+use crate::lifecycle::{Cluster, Progress, Report, bring_up};
 use crate::runtime::local::{detect_addressing, port_holder, port_in_use};
+use crate::settings::MIN_REPLICAS;
 use crate::settings::{Settings, data_root};
 
 /// The cluster `classroom host` starts when no `--db` is given.
@@ -49,10 +48,7 @@ impl HubFile {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
-                return Err(Error::new(format!(
-                    "cannot read {}: {e}",
-                    path.display()
-                )));
+                return Err(Error::new(format!("cannot read {}: {e}", path.display())));
             }
         };
         toml::from_str(&text).map(Some).map_err(|e| {
@@ -202,109 +198,6 @@ pub fn parse_valid_for(text: &str) -> std::result::Result<Duration, String> {
     Ok(Duration::from_secs(total))
 }
 
-/// Settings with nothing from the command line: the config file and environment only.
-#[derive(Serialize)]
-struct NoFlags {}
-
-pub async fn host(
-    db: Option<&str>,
-    title: &str,
-    code_valid: &str,
-    bind: Option<IpAddr>,
-    port: u16,
-) -> Result<()> {
-    let valid_for = parse_valid_for(code_valid).map_err(Error::new)?;
-    let settings = load_settings(&NoFlags {})?;
-    let (url, learners_url) = match db {
-        Some(url) => (url.to_string(), gate_url(url)?),
-        None => start_hub(&settings, bind, port).await?,
-    };
-    let hub = if db.is_some() {
-        connect(&url, "replica-lab classroom host").await?
-    } else {
-        connect_started(&url).await?
-    };
-    check_can_create_roles(&hub.client).await?;
-    let version = migrate(&hub.client).await?;
-    let (session_id, code) = create_session(&hub.client, title, valid_for).await?;
-    let expires: String = hub
-        .client
-        .query_one(
-            "SELECT to_char(code_expires_at, 'YYYY-MM-DD HH24:MI TZ')
-             FROM classroom.sessions WHERE id = $1",
-            &[&session_id],
-        )
-        .await
-        .map_err(|e| HubError::sql("cannot read the session back", &e))?
-        .get(0);
-    let dir = super::classroom_dir(&settings);
-    let saved = HubFile {
-        url: url.clone(),
-        session_id,
-        title: title.trim().to_string(),
-    }
-    .save(&dir)?;
-    println!(
-        "class {:?} is open on {} (session {session_id}, hub schema version {version})\n\
-         join code {code}, accepted until {expires} ({code_valid})\n\n\
-         learners run:\n  replica-lab classroom join {code} --name YOUR-NAME --hub {learners_url}\n\
-         or start the app with:\n  replica-lab --join {code} --learner YOUR-NAME --hub {learners_url}\n",
-        title.trim(),
-        mask(&url),
-    );
-    if learners_url.contains("sslrootcert=") {
-        println!(
-            "the hub URL names sslrootcert: each learner needs that CA file at the same path, \
-             or edits it in the command\n"
-        );
-    }
-    println!(
-        "the roster: replica-lab classroom   (this hub is remembered in {})",
-        saved.display()
-    );
-    Ok(())
-}
-
-pub async fn down(purge: bool) -> Result<()> {
-    let base = load_settings(&NoFlags {})?;
-    let settings = Settings {
-        name: HUB_CLUSTER.into(),
-        ..base
-    };
-    let stopped = remove(&settings, !purge).await?;
-    let dir = super::classroom_dir(&settings);
-    if purge {
-        match std::fs::remove_file(HubFile::path(&dir)) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(Error::new(format!(
-                    "cannot remove {}: {e}",
-                    HubFile::path(&dir).display()
-                )));
-            }
-        }
-    }
-    match (stopped, purge) {
-        (false, _) => println!(
-            "no hub was started on this machine (classroom host without --db starts one): \
-             nothing to stop{}",
-            if purge {
-                "; the hub file is removed"
-            } else {
-                ""
-            }
-        ),
-        (true, false) => println!(
-            "the hub is stopped; its data stays in {} (classroom host starts it again, \
-             classroom down --purge removes it)",
-            cluster_dir(&data_root(&settings), HUB_CLUSTER).display()
-        ),
-        (true, true) => println!("the hub is removed, with its data"),
-    }
-    Ok(())
-}
-
 /// The started hub's cluster settings: the user's, with the hub's name and ports.
 pub fn hub_settings(
     base: &Settings,
@@ -386,23 +279,28 @@ fn check_hub_ports(settings: &Settings) -> Result<()> {
 }
 
 /// Starts (or restarts) the hub cluster; returns the instructor's URL and the learners'.
-async fn start_hub(base: &Settings, bind: Option<IpAddr>, port: u16) -> Result<(String, String)> {
+pub async fn start_hub(
+    base: &Settings,
+    bind: Option<IpAddr>,
+    port: u16,
+    report: Report,
+) -> Result<(String, String)> {
     let settings = hub_settings(base, bind, port).map_err(Error::new)?;
     let dir = cluster_dir(&data_root(&settings), HUB_CLUSTER);
     let existing = ClusterRecord::load(&dir)?;
     if existing.is_none() {
         check_hub_ports(&settings)?;
     }
-    let running = bring_up(&settings, &print_progress, None).await?;
-    make_room(&running).await?;
-    let topo = running.record.topology();
+    let cluster = bring_up(&settings, report.clone(), None).await?;
+    make_room(&cluster).await?;
+    let topo = cluster.topology();
     let write = topo.endpoints.write;
     if existing.is_some() && write.port() != port {
-        eprintln!(
-            "  the hub was made with --port {}: it keeps it (classroom down --purge, then host \
+        report(Progress::Note(format!(
+            "the hub was made with --port {}: it keeps it (classroom down --purge, then host \
              again to move it)",
             write.port()
-        );
+        )));
     }
     let c = &topo.credentials;
     let local = if write.ip().is_unspecified() {
@@ -423,10 +321,10 @@ async fn start_hub(base: &Settings, bind: Option<IpAddr>, port: u16) -> Result<(
     };
     let learners = format!("postgresql://{GATE_USER}:{GATE_PASSWORD}@{reach}{path}");
     if write.ip().is_unspecified() {
-        eprintln!(
-            "  the hub listens on every interface; learners reach it as {reach}: if that name \
+        report(Progress::Note(format!(
+            "the hub listens on every interface; learners reach it as {reach}: if that name \
              does not resolve for them, give them this machine's address instead"
-        );
+        )));
     }
     Ok((instructor, learners))
 }
@@ -437,18 +335,17 @@ pub const HUB_MAX_CONNECTIONS: u32 = 500;
 
 /// Raises `max_connections` on a started hub (once: it takes a restart). The standby first: a
 /// standby refuses to run with fewer connections than its primary.
-async fn make_room(running: &crate::commands::Running) -> Result<()> {
+async fn make_room(cluster: &Cluster) -> Result<()> {
     use crate::cluster::admin::Admin;
-    use crate::cluster::node_ops::NodeOp;
-    use crate::cluster::ops::Cluster;
-    let topo = running.record.topology();
+    use crate::cluster::node_op::NodeOp;
+    let topo = cluster.topology();
     let c = &topo.credentials;
     let mut nodes: Vec<_> = topo.nodes.iter().collect();
     // pg1 is the hub's first primary; the standby goes first.
     nodes.sort_by_key(|n| n.name == "pg1");
     let mut restart = Vec::new();
     for node in &nodes {
-        let admin = Admin::tcp(running.rt.client_addr(node), c, "postgres").await?;
+        let admin = Admin::tcp(cluster.rt.client_addr(node), c, "postgres").await?;
         let now: String = admin
             .client()
             .query_one("SHOW max_connections", &[])
@@ -464,24 +361,16 @@ async fn make_room(running: &crate::commands::Running) -> Result<()> {
                 "ALTER SYSTEM SET max_connections = {HUB_MAX_CONNECTIONS}"
             ))
             .await
-            .map_err(|e| {
-                Error::new(format!("raising max_connections on {}: {e}", node.name))
-            })?;
+            .map_err(|e| Error::new(format!("raising max_connections on {}: {e}", node.name)))?;
         restart.push(node.name.clone());
     }
     if restart.is_empty() {
         return Ok(());
     }
-    eprintln!(
-        "  room for {HUB_MAX_CONNECTIONS} connections: restarting {}",
+    cluster.note(format!(
+        "room for {HUB_MAX_CONNECTIONS} connections: restarting {}",
         restart.join(", ")
-    );
-    let cluster = Cluster {
-        rt: running.rt.as_ref(),
-        dir: running.dir.clone(),
-        record: running.record.clone(),
-        report: &print_progress,
-    };
+    ));
     for name in &restart {
         cluster.node_op(NodeOp::Stop, name).await?;
         cluster.node_op(NodeOp::Start, name).await?;
@@ -499,7 +388,7 @@ fn this_host() -> String {
 }
 
 /// HAProxy routes the write endpoint once its checks have seen the primary: give it a moment.
-async fn connect_started(url: &str) -> std::result::Result<connect::Hub, HubError> {
+pub async fn connect_started(url: &str) -> std::result::Result<connect::Hub, HubError> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         match connect(url, "replica-lab classroom host").await {

@@ -9,14 +9,9 @@ use tokio_postgres::error::SqlState;
 
 use super::connect::{HubError, connect, mask, server_message, with_login};
 use super::queue::{Queue, write_atomic};
-use crate::error::{Error, Result};
-use crate::commands::load_settings;
+use crate::error::Error;
 
 const FILE: &str = "membership.json";
-
-/// Settings from the config file and environment only.
-#[derive(Serialize)]
-struct NoFlags {}
 
 /// This machine's place in a class.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,7 +198,7 @@ pub async fn join(
 
 /// Sets aside events a previous membership left undelivered: they belong to that learner, not
 /// to this one. Returns where they went.
-fn set_aside_old_queue(dir: &Path) -> std::result::Result<Option<PathBuf>, Error> {
+pub fn set_aside_old_queue(dir: &Path) -> std::result::Result<Option<PathBuf>, Error> {
     let qdir = queue_dir(dir);
     if !qdir.exists() {
         return Ok(None);
@@ -224,7 +219,7 @@ fn set_aside_old_queue(dir: &Path) -> std::result::Result<Option<PathBuf>, Error
     Ok(Some(aside))
 }
 
-fn already(m: &Membership, dir: &Path) -> String {
+pub fn already(m: &Membership, dir: &Path) -> String {
     format!(
         "you are in a class already, as {} (learner {} of session {}, hub {}); \
          `replica-lab classroom leave` first (membership in {})",
@@ -236,20 +231,7 @@ fn already(m: &Membership, dir: &Path) -> String {
     )
 }
 
-/// `replica-lab classroom join CODE --name NAME --hub URL [--allow-drills]`.
-pub async fn join_command(hub: &str, code: &str, name: &str, allow_drills: bool) -> Result<()> {
-    let settings = load_settings(&NoFlags {})?;
-    let dir = super::classroom_dir(&settings);
-    if let Some(m) = load(&dir)? {
-        return Err(Error::new(already(&m, &dir)));
-    }
-    let aside = set_aside_old_queue(&dir)?;
-    let m = join(hub, code, name, allow_drills, &dir).await?;
-    println!("{}", joined_text(&m, &dir, aside.as_deref()));
-    Ok(())
-}
-
-fn joined_text(m: &Membership, dir: &Path, aside: Option<&Path>) -> String {
+pub fn joined_text(m: &Membership, dir: &Path, aside: Option<&Path>) -> String {
     let mut text = format!(
         "joined the class as {} (learner {}, session {})\n\
          \x20 the app reports your progress (lessons and steps opened, checks, hints, steps done\n\
@@ -276,62 +258,8 @@ fn joined_text(m: &Membership, dir: &Path, aside: Option<&Path>) -> String {
     text
 }
 
-/// `replica-lab --join CODE --hub URL`: joins before the app opens, as `name`; an existing
-/// membership is kept (the app reports to that class).
-pub async fn join_for_app(
-    settings: &crate::settings::Settings,
-    hub: &str,
-    code: &str,
-    name: &str,
-    allow_drills: bool,
-) -> Result<()> {
-    let dir = super::classroom_dir(settings);
-    if let Some(m) = load(&dir)? {
-        eprintln!(
-            "already in a class as {} (session {}): --join is not needed; \
-             `replica-lab classroom leave` to join another",
-            m.name, m.session_id
-        );
-        return Ok(());
-    }
-    let aside = set_aside_old_queue(&dir)?;
-    let m = join(hub, code, name, allow_drills, &dir).await?;
-    eprintln!("{}", joined_text(&m, &dir, aside.as_deref()));
-    Ok(())
-}
-
-/// `replica-lab classroom leave`: one last try to deliver what is queued, then the membership
-/// is forgotten; what could not be delivered stays on disk.
-pub async fn leave_command() -> Result<()> {
-    let settings = load_settings(&NoFlags {})?;
-    let dir = super::classroom_dir(&settings);
-    let Some(m) = load(&dir)? else {
-        println!("not in a class: nothing to leave");
-        return Ok(());
-    };
-    let left = match Queue::open(&queue_dir(&dir)) {
-        Ok(queue) => deliver_before_leaving(&m, queue).await,
-        Err(e) => Err(e.to_string()),
-    };
-    leave(&dir)?;
-    println!(
-        "left the class (you were {} in session {})",
-        m.name, m.session_id
-    );
-    match left {
-        Ok(0) => println!("  every event had reached the hub"),
-        Ok(n) => println!(
-            "  {n} events could not be delivered (the hub was not reachable); they are kept in {}",
-            queue_dir(&dir).display()
-        ),
-        Err(e) => println!("  the events queued were not checked: {e}"),
-    }
-    println!("  your login on the hub stays until the instructor ends the class");
-    Ok(())
-}
-
 /// Tries for a few seconds to deliver the queue; returns how many events are left.
-async fn deliver_before_leaving(
+pub async fn deliver_before_leaving(
     m: &Membership,
     queue: Queue,
 ) -> std::result::Result<usize, String> {

@@ -8,7 +8,6 @@
 //!   broadcasts, pace and drills coming back);
 //! - [`roster`], [`export`], [`instructor`]: the instructor's side.
 
-pub mod commands;
 pub mod connect;
 pub mod export;
 pub mod host;

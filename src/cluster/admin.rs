@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio_postgres::{Client, Config, NoTls};
 
-use super::topology::Credentials;
+use crate::settings::Credentials;
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 

@@ -3,8 +3,7 @@
 
 pub mod admin;
 pub mod haproxy;
-pub mod node_ops;
-pub mod ops;
+pub mod node_op;
 pub mod pgconf;
 pub mod state;
 pub mod status;

@@ -4,7 +4,9 @@
 //! shares go into `postgresql.conf` once, and what differs per node (addresses, name, upstream)
 //! goes into [`NODE_CONF`], which is rewritten after every copy.
 
-use super::topology::{Credentials, NodeSpec};
+use crate::settings::Credentials;
+
+use crate::cluster::topology::NodeSpec;
 
 /// Included from `postgresql.conf`, relative to the data directory.
 pub const NODE_CONF: &str = "replica-lab-node.conf";

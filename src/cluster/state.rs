@@ -10,11 +10,26 @@ use serde::{Deserialize, Serialize};
 
 use super::topology::{NodeAddressing, Topology};
 use crate::error::Error;
-use crate::runtime::RuntimeKind;
 use crate::settings::Settings;
 
 pub const RECORD_FILE: &str = "cluster.toml";
 const LOCK_FILE: &str = ".lock";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeKind {
+    Local,
+    Docker,
+}
+
+impl std::fmt::Display for RuntimeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RuntimeKind::Local => "local",
+            RuntimeKind::Docker => "docker",
+        })
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClusterRecord {
@@ -36,10 +51,7 @@ impl ClusterRecord {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
-                return Err(Error::new(format!(
-                    "cannot read {}: {e}",
-                    path.display()
-                )));
+                return Err(Error::new(format!("cannot read {}: {e}", path.display())));
             }
         };
         toml::from_str(&text).map(Some).map_err(|e| {

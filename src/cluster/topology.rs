@@ -5,24 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::settings::Settings;
-
-pub const MIN_REPLICAS: u8 = 1;
-pub const MAX_REPLICAS: u8 = 9;
-
-/// Logins every runtime creates the same way.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Credentials {
-    /// The learner's superuser, as in the tutorial the project grew from.
-    pub user: String,
-    pub password: String,
-    pub database: String,
-    pub replication_user: String,
-    pub replication_password: String,
-    /// A login with no privileges, trusted only for the `postgres` database, so HAProxy's
-    /// health check can read `in_hot_standby` without a password.
-    pub check_user: String,
-}
+use crate::settings::{Credentials, Settings};
 
 /// Where HAProxy listens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -73,6 +73,7 @@
 //! Unknown fields are errors.
 
 pub mod act;
+pub mod catalog;
 mod crossfile;
 mod error;
 pub mod evaluate;

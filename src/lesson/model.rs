@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::cluster::haproxy::{READ_BACKEND, WRITE_BACKEND};
-use crate::cluster::node_ops::NodeOp;
+use crate::cluster::node_op::NodeOp;
 use crate::cluster::status::Role;
 use crate::sql::Target;
 use crate::telemetry::model::Lag;

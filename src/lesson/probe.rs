@@ -13,7 +13,7 @@ use super::evaluate::{Attempt, Verdict, judge_local, rows};
 use super::model::{Check, CheckTarget, SqlCheck, Step};
 use crate::cluster::admin::Admin;
 use crate::cluster::status::Role;
-use crate::cluster::topology::Credentials;
+use crate::settings::Credentials;
 use crate::telemetry::model::Snapshot;
 
 /// How long one check query may take before it counts as failed.

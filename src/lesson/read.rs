@@ -12,7 +12,7 @@ use super::error::{LessonError, Pos};
 use super::model::{Check, DEFAULT_REPLICAS, FORMAT, Lesson, Quiz, Solution, Step};
 use super::raw::{RawLesson, RawQuiz, RawStep};
 use super::span::{Span, Value, integer, join, locate, missing_field};
-use crate::cluster::topology::{MAX_REPLICAS, MIN_REPLICAS};
+use crate::settings::{MAX_REPLICAS, MIN_REPLICAS};
 use crate::sql::Target;
 
 pub(super) fn parse_located(file: &str, text: &str) -> Result<(Lesson, Located), Vec<LessonError>> {

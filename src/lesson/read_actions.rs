@@ -4,8 +4,8 @@ use super::model::{Action, MAX_REPLAY_DELAY_MS, node_op_name};
 use super::raw::{RawNodeAction, RawSqlAction};
 use super::read::Parser;
 use super::span::Value;
-use crate::cluster::node_ops::NodeOp;
-use crate::cluster::topology::{MAX_REPLICAS, MIN_REPLICAS};
+use crate::cluster::node_op::NodeOp;
+use crate::settings::{MAX_REPLICAS, MIN_REPLICAS};
 use crate::sql::Target;
 
 const ACTIONS: &str = "stop, start, kill, pause, resume, promote, rewind, partition, heal, \

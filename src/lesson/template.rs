@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use super::model::MAX_NODE;
-use crate::cluster::topology::{Credentials, Topology};
+use crate::cluster::topology::Topology;
 use crate::runtime::ClusterRuntime;
+use crate::settings::Credentials;
 
 /// A placeholder's name → its value.
 pub type Vars = BTreeMap<String, String>;

@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use super::act::{Lab, target_addr};
+use super::act::{self, target_addr};
 use super::evaluate::{Attempt, Run};
 use super::model::{Check, Lesson, Step};
 use super::probe::{Query, judge_step, judge_step_until, patience};
 use super::template::{fill, vars};
+use crate::lifecycle::Cluster;
 use crate::sql::meta::{self, Meta};
 use crate::sql::session::{SessionConfig, SqlSession};
 use crate::sql::{Address, Endpoint, SqlEvent, Target};
@@ -28,7 +29,7 @@ pub const BLOCKING_SQL: Duration = Duration::from_secs(2);
 
 /// What verify needs of a running cluster.
 pub struct Bench<'a> {
-    pub lab: &'a Lab,
+    pub cluster: &'a Cluster,
     pub query: &'a dyn Query,
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
     pub console: &'a Console,
@@ -54,7 +55,7 @@ pub async fn lesson(
 ) -> Vec<StepReport> {
     let mut reports = Vec::new();
     for action in &lesson.setup {
-        if let Err(e) = bench.lab.run(action).await {
+        if let Err(e) = act::run(bench.cluster, action).await {
             let report = StepReport {
                 id: "(lesson setup)".into(),
                 problems: vec![format!("setup action {} failed: {e}", action.label())],
@@ -90,7 +91,7 @@ async fn step(bench: &Bench<'_>, step: &Step) -> StepReport {
     let started = Instant::now();
     let mut problems = Vec::new();
     for action in &step.setup {
-        if let Err(e) = bench.lab.run(action).await {
+        if let Err(e) = act::run(bench.cluster, action).await {
             problems.push(format!("{CANNOT_RUN} setup action {}: {e}", action.label()));
             return StepReport {
                 id: step.id.clone(),
@@ -118,11 +119,11 @@ async fn step(bench: &Bench<'_>, step: &Step) -> StepReport {
     let mut quiz_answer = None;
     if let Some(solution) = &step.solution {
         if let Some(sql) = &solution.sql {
-            let sql = match bench.lab.record() {
-                Ok(r) => fill(sql, &vars(&r.topology(), bench.lab.rt.as_ref())),
+            let sql = match bench.cluster.current_record() {
+                Ok(r) => fill(sql, &vars(&r.topology(), bench.cluster.rt.as_ref())),
                 Err(_) => sql.clone(),
             };
-            match bench.console.run(bench.lab, &step.target, &sql).await {
+            match bench.console.run(bench.cluster, &step.target, &sql).await {
                 Ok(done) => {
                     let _ = tokio::time::timeout(BLOCKING_SQL, done).await;
                 }
@@ -132,7 +133,7 @@ async fn step(bench: &Bench<'_>, step: &Step) -> StepReport {
             }
         }
         for action in &solution.actions {
-            if let Err(e) = bench.lab.run(action).await {
+            if let Err(e) = act::run(bench.cluster, action).await {
                 problems.push(format!(
                     "{CANNOT_RUN} solution action {}: {e}",
                     action.label()
@@ -229,7 +230,7 @@ fn ledger(state: &Mutex<Ledger>) -> std::sync::MutexGuard<'_, Ledger> {
 }
 
 impl Console {
-    pub fn spawn(credentials: crate::cluster::topology::Credentials) -> Console {
+    pub fn spawn(credentials: crate::settings::Credentials) -> Console {
         let (tx, mut rx) = mpsc::channel(64);
         let session = SqlSession::spawn(credentials, SessionConfig::default(), tx);
         let state = Arc::new(Mutex::new(Ledger::default()));
@@ -260,7 +261,7 @@ impl Console {
     /// does). The receiver fires when the run has finished.
     pub async fn run(
         &self,
-        lab: &Lab,
+        cluster: &Cluster,
         target: &Target,
         text: &str,
     ) -> Result<tokio::sync::oneshot::Receiver<()>, String> {
@@ -282,8 +283,8 @@ impl Console {
         let endpoint = match connect {
             Some(url) => Endpoint::url(url),
             None => {
-                let record = lab.record().map_err(|e| e.to_string())?;
-                let addr: SocketAddr = target_addr(lab.rt.as_ref(), &record.topology(), target)
+                let record = cluster.current_record().map_err(|e| e.to_string())?;
+                let addr: SocketAddr = target_addr(cluster.rt.as_ref(), &record.topology(), target)
                     .ok_or_else(|| format!("no node {} in the cluster", target.label()))?;
                 Endpoint::socket(target.clone(), addr)
             }

@@ -17,11 +17,13 @@ use super::binaries::Binaries;
 use super::process::{
     pid_state, postmaster_pid, processes_under, recorded_postmaster_pid, signal_tree, wait_gone,
 };
-use super::{ClusterRuntime, NodeSignal, ProcState, Result, Error, RuntimeKind};
 use crate::cluster::admin::Admin;
 use crate::cluster::haproxy::{self, ProxyEnv, ProxyServer, node_target};
 use crate::cluster::pgconf::{self, NODE_CONF, NodeConf, STANDBY_SIGNAL};
+use crate::cluster::state::RuntimeKind;
+use crate::cluster::status::ProcState;
 use crate::cluster::topology::{NodeAddressing, NodeSpec, Topology};
+use crate::runtime::{ClusterRuntime, Error, NodeSignal, Result};
 
 /// The account servers run as: PostgreSQL refuses to run as root.
 #[derive(Clone, Debug)]
@@ -134,10 +136,7 @@ impl LocalRuntime {
         if out.status.success() {
             Ok(out)
         } else {
-            Err(Error::new(format!(
-                "{what} failed: {}",
-                last_lines(&out)
-            )))
+            Err(Error::new(format!("{what} failed: {}", last_lines(&out))))
         }
     }
 
@@ -464,10 +463,7 @@ impl ClusterRuntime for LocalRuntime {
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::new(format!(
-                "cannot remove {}: {e}",
-                dir.display()
-            ))),
+            Err(e) => Err(Error::new(format!("cannot remove {}: {e}", dir.display()))),
         }
     }
 

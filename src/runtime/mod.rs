@@ -2,6 +2,7 @@
 //! primitives only, so every runtime bootstraps, clones, promotes and rewinds the same way.
 
 pub mod binaries;
+pub mod choose;
 pub mod docker;
 pub mod local;
 pub mod process;
@@ -9,38 +10,13 @@ pub mod process;
 use std::net::SocketAddr;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
 use crate::cluster::admin::Admin;
-use crate::error::{Error, Result};
 use crate::cluster::pgconf::NodeConf;
+use crate::cluster::state::RuntimeKind;
+use crate::cluster::status::ProcState;
 use crate::cluster::topology::{NodeSpec, Topology};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RuntimeKind {
-    Local,
-    Docker,
-}
-
-impl std::fmt::Display for RuntimeKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            RuntimeKind::Local => "local",
-            RuntimeKind::Docker => "docker",
-        })
-    }
-}
-
-/// What the operating system says about a node's server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProcState {
-    Running,
-    /// Frozen with SIGSTOP (or `docker pause`).
-    Paused,
-    Stopped,
-}
+use crate::error::{Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NodeSignal {

@@ -6,7 +6,7 @@ use std::path::Path;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use super::ProcState;
+use crate::cluster::status::ProcState;
 
 /// The state of a live process, or `None` when there is none with that pid.
 pub fn pid_state(pid: i32) -> Option<ProcState> {

@@ -33,7 +33,7 @@ pub use super::statements::{Statement, split_statements};
 pub use super::tags::command_tag;
 pub use super::tx::{TxEffect, tx_after, tx_effect, tx_step, tx_step_error};
 use super::{Address, Endpoint, Notice, ResultSet, SqlError, SqlEvent, TxState, url};
-use crate::cluster::topology::Credentials;
+use crate::settings::Credentials;
 
 /// What the server shows as the console's `application_name` (`pg_stat_activity`).
 pub const APPLICATION_NAME: &str = "replica-lab-console";

@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio_postgres::Config;
 use tokio_postgres::config::{Host, SslMode, TargetSessionAttrs};
 
-use crate::cluster::topology::Credentials;
+use crate::settings::Credentials;
 
 /// How a connection string is written, for messages that name the fix.
 pub const EXAMPLES: &str = "postgresql://host:port,host:port/db?target_session_attrs=read-write, \

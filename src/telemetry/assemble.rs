@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use super::model::{Lag, LagFlag, NodeTelemetry, SlotInfo};
 use super::sample::{NodeSample, SqlSample, lsn_gap};
+use crate::cluster::status::ProcState;
 use crate::cluster::status::{NodeState, Role};
 use crate::cluster::topology::NodeSpec;
-use crate::runtime::ProcState;
 
 /// A standby that has not replied for this long while its walsender says `streaming` is
 /// frozen or cut off (it replies every second: `wal_receiver_status_interval`).

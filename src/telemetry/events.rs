@@ -97,8 +97,8 @@ fn settled(status: &str) -> &str {
 mod tests {
     use super::*;
     use crate::cluster::haproxy::ServerStat;
+    use crate::cluster::state::RuntimeKind;
     use crate::cluster::status::{EndpointsView, Role};
-    use crate::runtime::RuntimeKind;
     use crate::telemetry::model::Lag;
 
     fn node(name: &str, role: Role, state: NodeState, streaming: Option<bool>) -> NodeTelemetry {

@@ -23,8 +23,9 @@ use self::model::{Event, Snapshot};
 use self::sample::{NodePoller, NodeSample};
 use crate::cluster::haproxy::{ServerStat, parse_stat_csv};
 use crate::cluster::status::EndpointsView;
+use crate::cluster::status::ProcState;
 use crate::cluster::topology::{NodeSpec, Topology};
-use crate::runtime::{ClusterRuntime, ProcState};
+use crate::runtime::ClusterRuntime;
 
 #[derive(Clone, Copy, Debug)]
 pub struct TelemetryConfig {

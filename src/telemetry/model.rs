@@ -3,8 +3,8 @@
 use serde::Serialize;
 
 use crate::cluster::haproxy::ServerStat;
+use crate::cluster::state::RuntimeKind;
 use crate::cluster::status::{EndpointsView, NodeState, Role};
-use crate::runtime::RuntimeKind;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Snapshot {

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use tokio_postgres::{Client, NoTls, Statement};
 
-use crate::cluster::topology::Credentials;
-use crate::runtime::ProcState;
+use crate::cluster::status::ProcState;
+use crate::settings::Credentials;
 
 /// Everything telemetry needs from a node, in one query. Works on a primary and a standby:
 /// the functions that fail during recovery are guarded by `pg_is_in_recovery()`.

@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio_postgres::NoTls;
 
 use super::model::Snapshot;
-use crate::cluster::topology::Credentials;
+use crate::settings::Credentials;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Tally {

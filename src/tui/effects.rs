@@ -14,18 +14,17 @@ use super::state::State;
 use crate::classroom::membership::{Membership, queue_dir};
 use crate::classroom::queue::{ClassEvent, Queue};
 use crate::classroom::reporter::{Reporter, ReporterConfig, ReporterState};
-use crate::cluster::ops::Progress;
 use crate::cluster::state::ClusterRecord;
 use crate::cluster::topology::Topology;
-use crate::commands::{Running, bring_up, remove};
-use crate::lesson::act::Lab;
+use crate::lesson::act;
 use crate::lesson::act::target_addr;
 use crate::lesson::model::Action;
 use crate::lesson::probe::{PgQuery, RETRY_EVERY, judge_sql};
 use crate::lesson::progress::{LearnerProgress, ProgressStore};
-use crate::runtime::ClusterRuntime;
+use crate::lifecycle::Progress;
+use crate::lifecycle::{Cluster, bring_up, remove};
 use crate::runtime::docker::engine::PullProgress;
-use crate::settings::{Settings, data_root};
+use crate::settings::Settings;
 use crate::sql::history::History;
 use crate::sql::session::{SessionConfig, SqlSession};
 use crate::sql::{Endpoint, SqlError, SqlEvent, Target, TxState};
@@ -34,16 +33,14 @@ use crate::telemetry::{Telemetry, TelemetryConfig};
 
 /// What exists once the cluster is up.
 struct Services {
-    rt: Arc<dyn ClusterRuntime>,
-    record: ClusterRecord,
-    dir: PathBuf,
+    cluster: Cluster,
     sql: SqlSession,
     telemetry: Arc<Telemetry>,
 }
 
 /// A cluster that came up (or did not), for the event loop to attach.
 pub struct Attach {
-    pub result: Result<Running, String>,
+    pub result: Result<Cluster, String>,
     /// The tutorial's round and the actions to run once attached, when the cluster was made
     /// anew for a lesson; `None` at start-up.
     pub then: Option<(u64, Vec<Action>)>,
@@ -229,7 +226,7 @@ impl Runner {
             let pull = Arc::new(move |p: &PullProgress| {
                 let _ = pull_tx.try_send(Msg::Startup(Startup::Pull(p.clone())));
             });
-            let result = bring_up(&settings, &report, Some(pull)).await;
+            let result = bring_up(&settings, Arc::new(report), Some(pull)).await;
             let _ = ready
                 .send(Attach {
                     result: result.map_err(|e| e.to_string()),
@@ -239,21 +236,11 @@ impl Runner {
         });
     }
 
-    fn lab(&self, s: &Services) -> Lab {
-        Lab {
-            rt: s.rt.clone(),
-            dir: s.dir.clone(),
-            root: data_root(&self.settings),
-            name: s.record.settings.name.clone(),
-        }
-    }
-
     /// The cluster is up: start telemetry and the SQL session, and forward their output.
-    pub fn attach(&mut self, running: Running) {
-        let rt: Arc<dyn ClusterRuntime> = Arc::from(running.rt);
-        let topo = running.record.topology();
+    pub fn attach(&mut self, cluster: Cluster) {
+        let topo = cluster.topology();
         let telemetry = Arc::new(Telemetry::spawn(
-            rt.clone(),
+            cluster.rt.clone(),
             topo.clone(),
             TelemetryConfig::default(),
         ));
@@ -270,7 +257,7 @@ impl Runner {
         });
         follow_the_record(
             Arc::downgrade(&telemetry),
-            running.dir.clone(),
+            cluster.dir.clone(),
             topo.clone(),
         );
         let (sql_tx, mut sql_rx) = mpsc::channel(64);
@@ -291,9 +278,7 @@ impl Runner {
             });
         }
         self.services = Some(Services {
-            rt,
-            record: running.record,
-            dir: running.dir,
+            cluster,
             sql,
             telemetry,
         });
@@ -324,7 +309,7 @@ impl Runner {
         let Some(s) = &self.services else {
             return;
         };
-        let topo = s.record.topology();
+        let topo = s.cluster.topology();
         match effect {
             Effect::RunSql {
                 id,
@@ -334,7 +319,7 @@ impl Runner {
                 reconnect,
             } => {
                 let sql = s.sql.clone();
-                let (rt, dir, tx) = (s.rt.clone(), s.dir.clone(), self.tx.clone());
+                let (rt, dir, tx) = (s.cluster.rt.clone(), s.cluster.dir.clone(), self.tx.clone());
                 tokio::spawn(async move {
                     let endpoint = match target {
                         Target::Url(url) => Endpoint::url(url),
@@ -369,14 +354,13 @@ impl Runner {
             }
             Effect::CancelSql => s.sql.cancel(),
             Effect::NodeAction { op, node } => {
-                let (lab, tx) = (self.lab(s), self.tx.clone());
+                let (cluster, tx) = (s.cluster.clone(), self.tx.clone());
                 tokio::spawn(async move {
                     let action = Action::Node {
                         op,
                         node: node.clone(),
                     };
-                    let result = lab
-                        .run(&action)
+                    let result = act::run(&cluster, &action)
                         .await
                         .map(|text| if text.is_empty() { "done".into() } else { text })
                         .map_err(|e| e.to_string());
@@ -456,7 +440,7 @@ impl Runner {
         lesson: String,
         actions: Vec<Action>,
     ) {
-        let (lab, tx, ready) = (self.lab(s), self.tx.clone(), self.ready.clone());
+        let (cluster, tx, ready) = (s.cluster.clone(), self.tx.clone(), self.ready.clone());
         let snapshots = s.telemetry.snapshots.clone();
         let telemetry = s.telemetry.clone();
         // A lesson's start scales the cluster to the lesson's size first; that is the shape
@@ -467,7 +451,7 @@ impl Runner {
                 Action::Scale { replicas } => Some(*replicas),
                 _ => None,
             })
-            .unwrap_or(s.record.settings.replicas);
+            .unwrap_or(s.cluster.record.settings.replicas);
         let settings = Settings {
             replicas,
             ..self.settings.clone()
@@ -481,9 +465,8 @@ impl Runner {
             };
             if recreate {
                 tracing::info!("making cluster {} anew for {lesson}", settings.name);
-                let quiet = |_| {};
                 let result = match remove(&settings, false).await {
-                    Ok(_) => bring_up(&settings, &quiet, None).await,
+                    Ok(_) => bring_up(&settings, Arc::new(|_| {}), None).await,
                     Err(e) => Err(e),
                 };
                 let _ = ready
@@ -497,7 +480,7 @@ impl Runner {
             let mut notes = Vec::new();
             let mut result = Ok(());
             for action in &actions {
-                match lab.run(action).await {
+                match act::run(&cluster, action).await {
                     Ok(text) if !text.is_empty() => notes.push(text),
                     Ok(_) => {}
                     Err(e) => {
@@ -506,7 +489,7 @@ impl Runner {
                     }
                 }
                 if matches!(action, Action::Scale { .. }) {
-                    if let Ok(record) = lab.record() {
+                    if let Ok(record) = cluster.current_record() {
                         telemetry.set_topology(record.topology());
                     }
                 }

@@ -5,6 +5,7 @@ pub mod course;
 pub mod editor;
 pub mod effects;
 pub mod highlight;
+pub mod instructor;
 pub mod keys;
 pub mod msg;
 pub mod run;

@@ -9,7 +9,7 @@ use crossterm::event::{KeyEvent, MouseEvent};
 
 use crate::classroom::queue::ClassEvent;
 use crate::classroom::reporter::{ClassMsg, ReporterState};
-use crate::cluster::node_ops::NodeOp;
+use crate::cluster::node_op::NodeOp;
 use crate::lesson::evaluate::Verdict;
 use crate::lesson::model::{Action, SqlCheck};
 use crate::lesson::progress::LearnerProgress;

@@ -16,8 +16,8 @@ use super::state::{Focus, LessonPane, State, ThemeName};
 use super::ui;
 use super::update::update;
 use crate::error::Error;
+use crate::lesson::catalog::{catalog, progress_store};
 use crate::lesson::progress::{LearnerProgress, ProgressStore};
-use crate::lesson_commands::{catalog, progress_store};
 use crate::settings::Settings;
 use crate::sql::history::History;
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::course::Course;
 use super::editor::Editor;
-use crate::cluster::node_ops::NodeOp;
+use crate::cluster::node_op::NodeOp;
 use crate::runtime::docker::engine::PullProgress;
 use crate::sql::{Notice, ResultSet, SqlError, Target, TxState};
 use crate::telemetry::model::Snapshot;

@@ -7,7 +7,7 @@ use super::msg::{DRILL_ROUND, Effect, Msg, Startup};
 use super::state::{ActionStatus, Confirm, Focus, Overlay, Phase, ServedBy, StartupStep, State};
 use super::update_class as class;
 use super::update_course as course;
-use crate::cluster::node_ops::NodeOp;
+use crate::cluster::node_op::NodeOp;
 use crate::sql::meta::{self, Meta};
 use crate::sql::{SqlEvent, Target};
 

@@ -6,7 +6,7 @@ use super::msg::{DRILL_ROUND, Effect, Fresh};
 use super::state::{Phase, State};
 use crate::classroom::queue::{ClassEvent, EventKind};
 use crate::classroom::reporter::{ClassMsg, ReporterState};
-use crate::cluster::node_ops::NodeOp;
+use crate::cluster::node_op::NodeOp;
 use crate::cluster::status::Role;
 use crate::lesson::model::Action;
 

@@ -5,12 +5,12 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::cluster::node_ops::NodeOp;
+use crate::cluster::node_op::NodeOp;
+use crate::cluster::state::RuntimeKind;
 use crate::cluster::status::{EndpointsView, Role};
 use crate::lesson::evaluate::{Run, Verdict};
 use crate::lesson::model::{Action, CheckTarget, CmpOp, Compare, Expect, Lesson, SqlCheck};
 use crate::lesson::progress::{LearnerProgress, StepOutcome};
-use crate::runtime::RuntimeKind;
 use crate::sql::{SqlError, SqlEvent, Target, TxState};
 use crate::telemetry::model::{Event, EventKind, Lag, NodeTelemetry, Snapshot};
 use crate::tui::course::{Busy, CheckState, Course};

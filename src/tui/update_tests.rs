@@ -5,8 +5,8 @@ use std::time::Duration;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
+use crate::cluster::state::RuntimeKind;
 use crate::cluster::status::{EndpointsView, NodeState, Role};
-use crate::runtime::RuntimeKind;
 use crate::sql::{ResultSet, TxState};
 use crate::telemetry::model::{NodeTelemetry, Snapshot};
 use crate::tui::state::{LessonPane, ThemeName};

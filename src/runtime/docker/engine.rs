@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::error::{Error, Result};
 use bollard::Docker;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
@@ -11,9 +12,6 @@ use bollard::query_parameters::{
     RemoveContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use futures::StreamExt;
-use crate::error::{Error, Result};
-
-
 
 pub const LABEL_CLUSTER: &str = "io.replica-lab.cluster";
 pub const LABEL_NODE: &str = "io.replica-lab.node";
@@ -179,10 +177,7 @@ impl Ran {
         if self.code == 0 {
             Ok(self.output)
         } else {
-            Err(Error::new(format!(
-                "{what} failed: {}",
-                tail(&self.output)
-            )))
+            Err(Error::new(format!("{what} failed: {}", tail(&self.output))))
         }
     }
 }

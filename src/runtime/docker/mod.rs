@@ -29,11 +29,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use self::engine::{
     LABEL_CLUSTER, LABEL_NODE, OneShot, api_error, ensure_image, exec, is_not_found, sh_quote,
 };
-use super::{ClusterRuntime, NodeSignal, ProcState, Result, Error, RuntimeKind};
 use crate::cluster::admin::Admin;
 use crate::cluster::haproxy::{self, ProxyEnv, ProxyServer, node_target};
 use crate::cluster::pgconf::{self, NODE_CONF, NodeConf, STANDBY_SIGNAL};
+use crate::cluster::state::RuntimeKind;
+use crate::cluster::status::ProcState;
 use crate::cluster::topology::{Endpoints, NodeSpec, Topology};
+use crate::runtime::{ClusterRuntime, Error, NodeSignal, Result};
 use crate::settings::Settings;
 
 /// Where a node's volume is mounted: the `postgres` account's home in both the official and

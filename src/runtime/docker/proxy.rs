@@ -162,9 +162,7 @@ kill -USR2 1
         };
         match tokio::time::timeout(Duration::from_secs(3), io).await {
             Ok(Ok(answer)) if !answer.is_empty() => Ok(answer),
-            Ok(Ok(_)) => Err(Error::new(
-                "HAProxy's runtime API closed without answering",
-            )),
+            Ok(Ok(_)) => Err(Error::new("HAProxy's runtime API closed without answering")),
             Ok(Err(e)) => Err(Error::new(format!(
                 "HAProxy's runtime API does not answer: {e}"
             ))),

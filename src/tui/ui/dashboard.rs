@@ -16,7 +16,7 @@ use ratatui::widgets::{
 use super::pane;
 use super::text::{bytes, clock, one_line, truncate, width, wrap};
 use crate::cluster::haproxy::{READ_BACKEND, ServerStat, WRITE_BACKEND};
-use crate::cluster::node_ops::NodeOp;
+use crate::cluster::node_op::NodeOp;
 use crate::cluster::status::{NodeState, Role};
 use crate::telemetry::model::{EventKind, LagFlag, NodeTelemetry, Snapshot};
 use crate::tui::state::{ActionStatus, Dashboard, Focus, State};

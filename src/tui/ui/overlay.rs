@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 use super::dashboard::op_label;
 use super::text::{one_line, truncate, width};
 use super::{Keys, centered};
-use crate::cluster::node_ops::NodeOp;
+use crate::cluster::node_op::NodeOp;
 use crate::cluster::status::Role;
 use crate::tui::state::{Confirm, Overlay, State};
 use crate::tui::theme::Theme;

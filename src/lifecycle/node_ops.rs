@@ -2,56 +2,21 @@
 
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-use super::admin::Admin;
-use super::haproxy::WRITE_BACKEND;
-use super::ops::Cluster;
-use super::status::{Role, probe_node, proxy_stats};
-use super::topology::{NodeSpec, Topology};
+use super::Cluster;
+use crate::cluster::admin::Admin;
+use crate::cluster::haproxy::WRITE_BACKEND;
+use crate::cluster::node_op::NodeOp;
+use crate::cluster::status::ProcState;
+use crate::cluster::status::Role;
+use crate::cluster::topology::{NodeSpec, Topology};
 use crate::error::{Error, Result};
-use crate::runtime::{NodeSignal, ProcState};
+use crate::lifecycle::probe::{probe_node, proxy_stats};
+use crate::runtime::NodeSignal;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum NodeOp {
-    Stop,
-    Start,
-    /// SIGKILL: a crash, no clean shutdown.
-    Kill,
-    /// SIGSTOP: the server is frozen, its connections hang.
-    Pause,
-    Resume,
-    Promote,
-    /// Turn a stopped former primary into a replica of the current primary.
-    Rewind,
-    /// Cut the node off the cluster network (Docker runtime).
-    Partition,
-    /// Reconnect a partitioned node.
-    Heal,
-}
-
-impl NodeOp {
-    /// The operation's name on the command line, in lesson files and on screen.
-    pub fn name(self) -> &'static str {
-        match self {
-            NodeOp::Stop => "stop",
-            NodeOp::Start => "start",
-            NodeOp::Kill => "kill",
-            NodeOp::Pause => "pause",
-            NodeOp::Resume => "resume",
-            NodeOp::Promote => "promote",
-            NodeOp::Rewind => "rewind",
-            NodeOp::Partition => "partition",
-            NodeOp::Heal => "heal",
-        }
-    }
-}
-
-impl Cluster<'_> {
+impl Cluster {
     /// Runs `op` on `name`; repeating an operation whose effect is already there is a no-op
     /// with a note, not an error.
-    pub async fn node_op(&self, op: NodeOp, name: &str) -> Result<()> {
+    pub(super) async fn node_op_now(&self, op: NodeOp, name: &str) -> Result<()> {
         let topo = self.topology();
         let node = topo.node(name).cloned().ok_or_else(|| {
             let names: Vec<&str> = topo.nodes.iter().map(|n| n.name.as_str()).collect();
@@ -107,7 +72,7 @@ impl Cluster<'_> {
 
     /// Promotes a replica, then points every other standby at it and gives them slots there.
     async fn promote(&self, topo: &Topology, node: &NodeSpec) -> Result<()> {
-        let status = probe_node(self.rt, topo, node).await;
+        let status = probe_node(self.rt.as_ref(), topo, node).await;
         match status.role {
             Role::Primary => {
                 return Err(Error::new(format!(
@@ -155,7 +120,7 @@ impl Cluster<'_> {
         // does not land in the gap while HAProxy's checks catch up.
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            let stats = proxy_stats(self.rt).await.unwrap_or_default();
+            let stats = proxy_stats(self.rt.as_ref()).await.unwrap_or_default();
             let up: Vec<&str> = stats
                 .iter()
                 .filter(|s| s.backend == WRITE_BACKEND && s.routable())

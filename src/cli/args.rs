@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
-use crate::cluster::node_ops::NodeOp;
+use crate::cluster::node_op::NodeOp;
 use crate::settings::RuntimeChoice;
 
 #[derive(Debug, Parser)]

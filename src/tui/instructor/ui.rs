@@ -10,7 +10,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Cell, Clear, Paragraph, Row, Table};
 
-use super::{DRILLS, parse_pace};
+use crate::classroom::instructor::{DRILLS, parse_pace};
 use crate::classroom::roster::{self, LessonCompletion, LessonInfo, Roster, RosterRow};
 use crate::tui::state::ThemeName;
 use crate::tui::theme::{Theme, theme};
@@ -768,5 +768,5 @@ fn drill_box(frame: &mut Frame, area: Rect, view: &View, choice: usize, confirm:
 }
 
 #[cfg(test)]
-#[path = "instructor_ui_tests.rs"]
+#[path = "ui_tests.rs"]
 mod tests;

@@ -6,16 +6,16 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::cli::args::{LessonFlags, LessonsCommand, UpFlags};
 use crate::error::{Error, Result};
-use crate::cli::{LessonFlags, LessonsCommand, UpFlags};
-use crate::commands::{bring_up, load_settings, remove};
-use crate::lesson::act::Lab;
+use crate::lesson::catalog::{catalog, load, progress_store};
 use crate::lesson::probe::PgQuery;
 use crate::lesson::progress::{LearnerProgress, ProgressStore};
 use crate::lesson::verify::{self, Bench, Console, StepReport};
-use crate::lesson::{Lesson, LessonError, builtin_lessons, load_dir, load_files};
-use crate::runtime::ClusterRuntime;
-use crate::settings::{Settings, data_root};
+use crate::lesson::{Lesson, LessonError, load_dir};
+use crate::lifecycle::{bring_up, remove};
+use crate::settings::Settings;
+use crate::settings::load_settings;
 use crate::telemetry::{Telemetry, TelemetryConfig};
 
 /// The cluster `lessons verify` makes unless told another name.
@@ -40,36 +40,6 @@ fn problems(errors: &[LessonError]) -> Error {
         errors.len(),
         if errors.len() == 1 { "" } else { "s" }
     ))
-}
-
-/// The lessons at `path` (a file or a folder), or the shipped ones.
-fn load(path: Option<&Path>) -> std::result::Result<Vec<Lesson>, Vec<LessonError>> {
-    match path {
-        None => builtin_lessons(),
-        Some(p) if p.is_dir() => load_dir(p),
-        Some(p) => match std::fs::read_to_string(p) {
-            Ok(text) => load_files(&[(p.display().to_string(), text)]),
-            Err(e) => Err(vec![LessonError {
-                file: p.display().to_string(),
-                pos: None,
-                field: String::new(),
-                message: format!("cannot read it: {e}"),
-            }]),
-        },
-    }
-}
-
-/// The lessons the app and `list` use: the instructor's folder when set, else the shipped ones.
-pub fn catalog(settings: &Settings) -> std::result::Result<Vec<Lesson>, Vec<LessonError>> {
-    load(settings.lessons.as_deref())
-}
-
-pub fn progress_store(settings: &Settings) -> ProgressStore {
-    let dir = settings
-        .progress_dir
-        .clone()
-        .unwrap_or_else(ProgressStore::default_dir);
-    ProgressStore::for_learner(&dir, &settings.learner_name())
 }
 
 /// Loads the learner's progress; a damaged file was moved aside, and the note says where.
@@ -177,9 +147,7 @@ fn reset(id: Option<&str>, flags: &LessonFlags) -> Result<()> {
             println!("progress in every lesson forgotten");
         }
     }
-    store
-        .save(&progress)
-        .map_err(|e| Error::new(e.to_string()))
+    store.save(&progress).map_err(|e| Error::new(e.to_string()))
 }
 
 /// The lessons to verify: all at `path`, or the one a file holds (read with its folder, so
@@ -239,10 +207,7 @@ async fn verify(path: Option<&Path>, up: &UpFlags, keep: bool) -> Result<()> {
     if unsound.is_empty() {
         Ok(())
     } else {
-        Err(Error::new(format!(
-            "problems in {}",
-            unsound.join(", ")
-        )))
+        Err(Error::new(format!("problems in {}", unsound.join(", "))))
     }
 }
 
@@ -257,33 +222,26 @@ async fn verify_all(settings: &Settings, lessons: &[Lesson]) -> Result<Vec<Strin
             ..settings.clone()
         };
         remove(settings, false).await?;
-        let quiet = |_| {};
-        let running = bring_up(settings, &quiet, None).await?;
+        let cluster = bring_up(settings, Arc::new(|_| {}), None).await?;
         println!(
             "{}  (fresh cluster in {:.1} s)",
             lesson.id,
             up.elapsed().as_secs_f64()
         );
-        let rt: Arc<dyn ClusterRuntime> = Arc::from(running.rt);
-        let topo = running.record.topology();
-        let telemetry = Telemetry::spawn(rt.clone(), topo.clone(), TelemetryConfig::default());
-        let lab = Lab {
-            rt,
-            dir: running.dir,
-            root: data_root(settings),
-            name: settings.name.clone(),
-        };
+        let topo = cluster.topology();
+        let telemetry =
+            Telemetry::spawn(cluster.rt.clone(), topo.clone(), TelemetryConfig::default());
         let console = Console::spawn(topo.credentials.clone());
         let query = PgQuery {
             credentials: topo.credentials.clone(),
         };
         let reshaped = || {
-            if let Ok(record) = lab.record() {
+            if let Ok(record) = cluster.current_record() {
                 telemetry.set_topology(record.topology());
             }
         };
         let bench = Bench {
-            lab: &lab,
+            cluster: &cluster,
             query: &query,
             snapshots: telemetry.snapshots.clone(),
             console: &console,

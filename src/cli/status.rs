@@ -1,25 +1,24 @@
 //! `status` and `served-by` for terminals and scripts: a table, or JSON, once or refreshing.
 
 use std::io::{IsTerminal, Write};
-use std::sync::Arc;
 use std::time::Duration;
 
+use crate::cli::args::NameFlag;
 use crate::error::{Error, Result};
-use crate::cli::NameFlag;
-use crate::commands::open;
+use crate::lifecycle::open;
+use crate::settings::load_settings;
 use crate::telemetry::model::{NodeTelemetry, Snapshot};
 use crate::telemetry::served_by::served_by as tally;
 use crate::telemetry::{Telemetry, TelemetryConfig, snapshot_once};
 
 pub async fn status(name: &NameFlag, json: bool, watch: bool, rate: f64) -> Result<()> {
-    let (_, _, record, rt) = open(name).await?;
-    let topo = record.topology();
+    let cluster = open(&load_settings(name)?).await?;
+    let topo = cluster.topology();
     if !watch {
-        let snap = snapshot_once(rt.as_ref(), &topo).await;
+        let snap = snapshot_once(cluster.rt.as_ref(), &topo).await;
         return print(&snap, json, false);
     }
-    let rt: Arc<dyn crate::runtime::ClusterRuntime> = Arc::from(rt);
-    let telemetry = Telemetry::spawn(rt, topo, TelemetryConfig::per_second(rate));
+    let telemetry = Telemetry::spawn(cluster.rt.clone(), topo, TelemetryConfig::per_second(rate));
     let mut rx = telemetry.snapshots.clone();
     let tty = std::io::stdout().is_terminal();
     let started = std::time::Instant::now();
@@ -126,10 +125,10 @@ pub fn table(s: &Snapshot) -> String {
 }
 
 pub async fn served_by(name: &NameFlag, connections: usize, json: bool) -> Result<()> {
-    let (_, _, record, rt) = open(name).await?;
-    let topo = record.topology();
+    let cluster = open(&load_settings(name)?).await?;
+    let topo = cluster.topology();
     let t = tally(topo.endpoints.read, &topo.credentials, connections).await;
-    let snap = snapshot_once(rt.as_ref(), &topo).await;
+    let snap = snapshot_once(cluster.rt.as_ref(), &topo).await;
     let by_node = t.by_node(&snap);
     if json {
         let v = serde_json::json!({ "by_node": by_node, "by_address": t.by_address, "failures": t.failures });

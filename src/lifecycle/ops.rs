@@ -1,52 +1,23 @@
-//! Cluster operations every runtime shares: bring up, recover, scale, wait until ready.
+//! Cluster operations every runtime shares: create, recover, scale, wait until ready.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::admin::Admin;
-use super::state::ClusterRecord;
-use super::status::{NodeState, NodeStatus, Prober, Role, probe_nodes, proxy_stats, unsettled};
-use super::topology::{NodeSpec, Topology};
+use super::{Cluster, Progress};
+use crate::cluster::admin::Admin;
+use crate::cluster::status::ProcState;
+use crate::cluster::status::{NodeState, NodeStatus, Role, unsettled};
+use crate::cluster::topology::{NodeSpec, Topology};
 use crate::error::{Error, Result};
-use crate::runtime::{ClusterRuntime, ProcState};
-
-/// Something worth telling the user while an operation runs.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Progress {
-    /// A step finished, with how long it took.
-    Phase {
-        name: String,
-        took: Duration,
-    },
-    Note(String),
-}
-
-pub type Reporter<'a> = &'a (dyn Fn(Progress) + Send + Sync);
-
-/// A cluster and the runtime it lives in.
-pub struct Cluster<'a> {
-    pub rt: &'a dyn ClusterRuntime,
-    pub dir: PathBuf,
-    pub record: ClusterRecord,
-    pub report: Reporter<'a>,
-}
+use crate::lifecycle::probe::{Prober, probe_nodes, proxy_stats};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
 const POLL: Duration = Duration::from_millis(150);
 
-impl Cluster<'_> {
-    pub fn topology(&self) -> Topology {
-        self.record.topology()
-    }
-
-    pub(crate) fn note(&self, text: impl Into<String>) {
-        (self.report)(Progress::Note(text.into()));
-    }
-
+impl Cluster {
     async fn phase<T>(&self, name: &str, fut: impl Future<Output = Result<T>>) -> Result<T> {
         let start = Instant::now();
         let out = fut.await?;
-        (self.report)(Progress::Phase {
+        self.report(Progress::Phase {
             name: name.to_string(),
             took: start.elapsed(),
         });
@@ -60,7 +31,7 @@ impl Cluster<'_> {
     /// Creates the cluster from nothing: pg1 as primary, the others cloned from it in
     /// parallel while HAProxy starts; returns once every replica streams and HAProxy's
     /// checks agree with the roles.
-    pub async fn create(&self) -> Result<()> {
+    pub(super) async fn create(&self) -> Result<()> {
         let topo = self.topology();
         let (primary, replicas) = topo
             .nodes
@@ -118,7 +89,7 @@ impl Cluster<'_> {
 
     /// Brings back whatever of an existing cluster is not running (after a crash, a reboot or
     /// `down --keep-data`). Returns what had to be restarted.
-    pub async fn recover(&self) -> Result<Vec<String>> {
+    pub(super) async fn recover(&self) -> Result<Vec<String>> {
         let topo = self.topology();
         self.rt.prepare(&topo).await?;
         let mut restarted = Vec::new();
@@ -157,7 +128,7 @@ impl Cluster<'_> {
         let mut admin: Option<(String, Admin)> = None;
         let mut prober = Prober::default();
         loop {
-            let nodes = prober.probe_nodes(self.rt, topo).await;
+            let nodes = prober.probe_nodes(self.rt.as_ref(), topo).await;
             let waiting = self.not_ready(topo, &nodes, &mut admin).await;
             if waiting.is_empty() {
                 return Ok(());
@@ -212,7 +183,7 @@ impl Cluster<'_> {
             .filter(|n| n.role != Role::Primary && !streaming.contains(&n.name))
             .map(|n| format!("{} to stream", n.name))
             .collect();
-        match proxy_stats(self.rt).await {
+        match proxy_stats(self.rt.as_ref()).await {
             Some(stats) => waiting.extend(unsettled(nodes, &stats)),
             None => waiting.push("HAProxy's runtime API".into()),
         }
@@ -221,7 +192,7 @@ impl Cluster<'_> {
 
     /// The one node that accepts writes now.
     pub async fn primary(&self, topo: &Topology) -> Result<NodeSpec> {
-        let nodes = probe_nodes(self.rt, topo).await;
+        let nodes = probe_nodes(self.rt.as_ref(), topo).await;
         let primaries: Vec<&str> = nodes
             .iter()
             .filter(|n| n.role == Role::Primary)
@@ -245,7 +216,7 @@ impl Cluster<'_> {
 
     /// Changes the number of replicas while the cluster serves: new replicas are cloned
     /// and added to HAProxy by a seamless reload; removed ones are drained first.
-    pub async fn scale(&mut self, replicas: u8) -> Result<()> {
+    pub(super) async fn scale_now(&mut self, replicas: u8) -> Result<()> {
         let topo = self.topology();
         let primary = self.primary(&topo).await?;
         let current: Vec<NodeSpec> = topo
@@ -327,7 +298,7 @@ impl Cluster<'_> {
         }
         let drain_deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < drain_deadline {
-            let stats = proxy_stats(self.rt).await.unwrap_or_default();
+            let stats = proxy_stats(self.rt.as_ref()).await.unwrap_or_default();
             let busy = stats
                 .iter()
                 .any(|s| doomed.iter().any(|n| n.name == s.server) && s.current_sessions > 0);
