@@ -4,15 +4,15 @@
 //! those below, and nothing but `main` imports the front-ends `cli` and `tui`
 //! (`tests/architecture.rs` holds the code to this).
 
-pub mod classroom;
-pub mod cli;
-pub mod cluster;
-pub mod compose;
 pub mod error;
-pub mod lesson;
-pub mod lifecycle;
-pub mod runtime;
 pub mod settings;
+pub mod cluster;
+pub mod runtime;
+pub mod lifecycle;
 pub mod sql;
 pub mod telemetry;
+pub mod lesson;
+pub mod classroom;
+pub mod compose;
+pub mod cli;
 pub mod tui;
