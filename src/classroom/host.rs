@@ -4,6 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,7 @@ use super::connect::{self, HubError, connect, with_login};
 use crate::cluster::state::{ClusterRecord, cluster_dir};
 use crate::error::{Error, Result};
 use crate::lifecycle::{Cluster, Progress, Report, bring_up};
+use crate::runtime::docker::engine::PullReporter;
 use crate::runtime::local::{detect_addressing, port_holder, port_in_use};
 use crate::settings::MIN_REPLICAS;
 use crate::settings::{Settings, data_root};
@@ -284,6 +286,7 @@ pub async fn start_hub(
     bind: Option<IpAddr>,
     port: u16,
     report: Report,
+    pull: Option<Arc<PullReporter>>,
 ) -> Result<(String, String)> {
     let settings = hub_settings(base, bind, port).map_err(Error::new)?;
     let dir = cluster_dir(&data_root(&settings), HUB_CLUSTER);
@@ -291,7 +294,7 @@ pub async fn start_hub(
     if existing.is_none() {
         check_hub_ports(&settings)?;
     }
-    let cluster = bring_up(&settings, report.clone(), None).await?;
+    let cluster = bring_up(&settings, report.clone(), pull).await?;
     make_room(&cluster).await?;
     let topo = cluster.topology();
     let write = topo.endpoints.write;

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::Next;
 use super::args::ClassroomCommand;
+use super::pull_bar::pull_bar;
 use super::report_to_stderr;
 use crate::classroom::connect::{HubError, connect, mask};
 use crate::classroom::host::{self, HUB_CLUSTER, HubFile};
@@ -142,7 +143,9 @@ pub async fn host(
     let settings = settings()?;
     let (url, learners_url) = match db {
         Some(url) => (url.to_string(), host::gate_url(url)?),
-        None => host::start_hub(&settings, bind, port, report_to_stderr()).await?,
+        None => {
+            host::start_hub(&settings, bind, port, report_to_stderr(), Some(pull_bar())).await?
+        }
     };
     let hub = if db.is_some() {
         connect(&url, "replica-lab classroom host").await?

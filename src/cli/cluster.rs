@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use super::pull_bar::pull_bar;
 use super::report_to_stderr;
 use crate::cli::args::{NameFlag, UpFlags};
 use crate::cluster::node_op::NodeOp;
@@ -14,7 +15,7 @@ use crate::settings::{MAX_REPLICAS, MIN_REPLICAS, data_root, load_settings};
 pub async fn up(flags: &UpFlags) -> Result<()> {
     let settings = load_settings(flags)?;
     let started = Instant::now();
-    let cluster = bring_up(&settings, report_to_stderr(), None).await?;
+    let cluster = bring_up(&settings, report_to_stderr(), Some(pull_bar())).await?;
     print_ready(&cluster.topology(), cluster.kind(), started);
     Ok(())
 }

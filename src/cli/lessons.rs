@@ -222,7 +222,12 @@ async fn verify_all(settings: &Settings, lessons: &[Lesson]) -> Result<Vec<Strin
             ..settings.clone()
         };
         remove(settings, false).await?;
-        let cluster = bring_up(settings, Arc::new(|_| {}), None).await?;
+        let cluster = bring_up(
+            settings,
+            Arc::new(|_| {}),
+            Some(super::pull_bar::pull_bar()),
+        )
+        .await?;
         println!(
             "{}  (fresh cluster in {:.1} s)",
             lesson.id,

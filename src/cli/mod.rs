@@ -8,6 +8,7 @@ pub mod classroom;
 pub mod cluster;
 pub mod doctor;
 pub mod lessons;
+pub mod pull_bar;
 pub mod status;
 
 use std::io::{IsTerminal as _, Write as _};

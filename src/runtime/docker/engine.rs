@@ -130,42 +130,6 @@ pub async fn ensure_image(docker: &Docker, image: &str, report: &PullReporter) -
     Ok(())
 }
 
-/// A progress bar on stderr: redrawn in place on a terminal, a line per finished layer
-/// elsewhere (logs, CI).
-pub fn headless_pull_reporter() -> Box<PullReporter> {
-    use std::io::IsTerminal;
-    let tty = std::io::stderr().is_terminal();
-    let last_done = std::sync::Mutex::new(usize::MAX);
-    Box::new(move |p: &PullProgress| {
-        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
-        let line = format!(
-            "pulling {} {} {}/{} layers {:.1}/{:.1} MiB",
-            p.image,
-            bar(p.bytes_done, p.bytes_total.max(1), 20),
-            p.layers_done,
-            p.layers,
-            mib(p.bytes_done),
-            mib(p.bytes_total)
-        );
-        if tty {
-            eprint!("\r  {line}\x1b[K");
-            if p.layers > 0 && p.layers_done == p.layers {
-                eprintln!();
-            }
-        } else if let Ok(mut last) = last_done.lock() {
-            if *last != p.layers_done {
-                *last = p.layers_done;
-                eprintln!("  {line}");
-            }
-        }
-    })
-}
-
-fn bar(done: u64, total: u64, width: usize) -> String {
-    let filled = usize::try_from(done.min(total) * width as u64 / total).unwrap_or(width);
-    format!("[{}{}]", "#".repeat(filled), ".".repeat(width - filled))
-}
-
 /// The output and exit code of a command.
 pub struct Ran {
     pub code: i64,
@@ -395,13 +359,6 @@ mod tests {
     fn quoting_survives_quotes() {
         assert_eq!(sh_quote("a b"), "'a b'");
         assert_eq!(sh_quote("it's"), r"'it'\''s'");
-    }
-
-    #[test]
-    fn the_bar_fills_with_progress() {
-        assert_eq!(bar(0, 100, 10), "[..........]");
-        assert_eq!(bar(50, 100, 10), "[#####.....]");
-        assert_eq!(bar(200, 100, 10), "[##########]");
     }
 
     #[test]

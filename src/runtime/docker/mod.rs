@@ -73,11 +73,11 @@ impl DockerRuntime {
             },
             superuser_password: settings.password.clone(),
             api_port: Mutex::new(None),
-            pull_reporter: Arc::from(engine::headless_pull_reporter()),
+            pull_reporter: Arc::new(|_: &engine::PullProgress| {}),
         })
     }
 
-    /// Where image pull progress goes (a bar on stderr by default).
+    /// Where image pull progress goes (nowhere by default).
     pub fn with_pull_reporter(mut self, reporter: Arc<engine::PullReporter>) -> Self {
         self.pull_reporter = reporter;
         self
