@@ -21,6 +21,8 @@
 //! a round. Images: `replica-lab/postgres:15` and `replica-lab/haproxy:2.6` (built offline by
 //! docker/build-images.sh), or `BENCH_POSTGRES_IMAGE` / `BENCH_HAPROXY_IMAGE`.
 
+#[path = "../tests/support/compose.rs"]
+mod compose_driver;
 mod support;
 
 use std::io::{Read, Write};
@@ -29,9 +31,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use compose_driver::{Cli, Project, docker};
 use replica_lab::cluster::haproxy::{READ_BACKEND, WRITE_BACKEND, parse_stat_csv};
-use replica_lab::compose::{Cli, Project, docker};
-
 use support::{
     BenchEnv, MinMedianTable, Ports, bench_rounds, cannot_start, catch_interrupts, cpu_count,
     finish, interrupted, median, phase_table, run_bin,

@@ -246,6 +246,31 @@ pub fn data_root(settings: &Settings) -> PathBuf {
         .unwrap_or_else(|| std::env::temp_dir().join("replica-lab"))
 }
 
+/// The text of `path`, or `None` when there is no such file.
+pub fn read_if_exists(path: &Path) -> std::io::Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The TOML file at `path` as a `T`, or `None` when there is no such file. The error names the
+/// file; for a damaged one it ends with `fix`, what to do about it.
+pub fn load_toml<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    fix: &str,
+) -> crate::error::Result<Option<T>> {
+    let text = read_if_exists(path)
+        .map_err(|e| crate::error::Error::new(format!("cannot read {}: {e}", path.display())))?;
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    toml::from_str(&text).map(Some).map_err(|e| {
+        crate::error::Error::new(format!("{} is damaged ({e}): {fix}", path.display()))
+    })
+}
+
 /// Like figment's `Env`, but over explicit pairs instead of the process environment.
 struct EnvPairs {
     pairs: Vec<(String, String)>,
@@ -407,5 +432,28 @@ mod tests {
         for bad in ["", "Default", "2lab", "../x", "a b", &"x".repeat(33)] {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_optional_toml_file_is_none_when_missing_and_named_when_damaged() {
+        #[derive(Deserialize, Debug, PartialEq)]
+        struct Kept {
+            n: u8,
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("kept.toml");
+        assert_eq!(load_toml::<Kept>(&path, "fix it").expect("missing"), None);
+        std::fs::write(&path, "n = 3\n").expect("write");
+        assert_eq!(
+            load_toml::<Kept>(&path, "fix it").expect("good"),
+            Some(Kept { n: 3 })
+        );
+        std::fs::write(&path, "n = \"three\"\n").expect("write");
+        let err = load_toml::<Kept>(&path, "fix it").expect_err("damaged");
+        let text = err.to_string();
+        assert!(
+            text.contains("kept.toml is damaged") && text.ends_with(": fix it"),
+            "{text}"
+        );
     }
 }

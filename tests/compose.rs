@@ -10,9 +10,13 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use replica_lab::compose::{Cli, Project, docker};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
+
+#[path = "support/compose.rs"]
+mod compose_driver;
+
+use compose_driver::{Cli, Project, docker};
 
 const PROJECT: &str = "rlcomposetest";
 const WRITE_PORT: u16 = 23005;

@@ -17,7 +17,7 @@ use crate::lifecycle::{Cluster, Progress, Report, bring_up};
 use crate::runtime::docker::engine::PullReporter;
 use crate::runtime::local::{detect_addressing, port_holder, port_in_use};
 use crate::settings::MIN_REPLICAS;
-use crate::settings::{Settings, data_root};
+use crate::settings::{Settings, data_root, load_toml};
 
 /// The cluster `classroom host` starts when no `--db` is given.
 pub const HUB_CLUSTER: &str = "classroom-hub";
@@ -45,20 +45,10 @@ impl HubFile {
 
     /// The hub last hosted from this machine; `None` when there is none.
     pub fn load(classroom_dir: &Path) -> Result<Option<HubFile>> {
-        let path = Self::path(classroom_dir);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(Error::new(format!("cannot read {}: {e}", path.display())));
-            }
-        };
-        toml::from_str(&text).map(Some).map_err(|e| {
-            Error::new(format!(
-                "{} is damaged ({e}): run `replica-lab classroom host` again, or give --db",
-                path.display()
-            ))
-        })
+        load_toml(
+            &Self::path(classroom_dir),
+            "run `replica-lab classroom host` again, or give --db",
+        )
     }
 
     /// Written readable by its owner only: the URL holds the instructor's password.

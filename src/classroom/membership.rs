@@ -10,6 +10,7 @@ use tokio_postgres::error::SqlState;
 use super::connect::{HubError, connect, mask, server_message, with_login};
 use super::queue::{Queue, write_atomic};
 use crate::error::Error;
+use crate::settings::read_if_exists;
 
 const FILE: &str = "membership.json";
 
@@ -65,9 +66,9 @@ pub fn queue_dir(dir: &Path) -> PathBuf {
 /// The membership saved in `dir`, if any.
 pub fn load(dir: &Path) -> std::result::Result<Option<Membership>, MembershipError> {
     let p = path(dir);
-    let text = match std::fs::read_to_string(&p) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+    let text = match read_if_exists(&p) {
+        Ok(Some(t)) => t,
+        Ok(None) => return Ok(None),
         Err(source) => {
             return Err(MembershipError::File {
                 what: "read",

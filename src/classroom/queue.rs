@@ -19,6 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
+use crate::settings::read_if_exists;
+
 const EVENTS: &str = "events.jsonl";
 const ACKED: &str = "acked";
 const LOCK: &str = "lock";
@@ -245,8 +247,8 @@ impl Queue {
         let parsed = parse(&bytes);
         let mut warnings = parsed.warnings;
         let acked_path = dir.join(ACKED);
-        let acked_file = match fs::read_to_string(&acked_path) {
-            Ok(text) => match text.trim().parse::<u64>() {
+        let acked_file = match read_if_exists(&acked_path) {
+            Ok(Some(text)) => match text.trim().parse::<u64>() {
                 Ok(n) => n,
                 Err(_) => {
                     // Delivering again is harmless; the floor keeps numbers from repeating.
@@ -257,7 +259,7 @@ impl Queue {
                     0
                 }
             },
-            Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+            Ok(None) => 0,
             Err(e) => return Err(io_err(&acked_path)(e)),
         };
         let acked = acked_file.max(parsed.floor.saturating_sub(1));

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls};
 
 use crate::settings::Credentials;
@@ -110,6 +111,23 @@ impl Admin {
             .map_err(|source| self.query_err(what, source))
     }
 
+    /// Runs the statement that `builder`, a `SELECT format(…)` with `%I`/`%L`, makes of
+    /// `params`: the server quotes the names and values, whatever they hold.
+    async fn exec_built(
+        &self,
+        what: &'static str,
+        builder: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<(), AdminError> {
+        let row = self
+            .client
+            .query_one(builder, params)
+            .await
+            .map_err(|e| self.query_err(what, e))?;
+        let sql: String = row.get(0);
+        self.exec(what, &sql).await
+    }
+
     fn query_err(&self, what: &'static str, source: tokio_postgres::Error) -> AdminError {
         AdminError::Query {
             what,
@@ -135,32 +153,24 @@ impl Admin {
             (creds.check_user.as_str(), "LOGIN", None),
         ];
         for (name, attrs, password) in roles {
-            let row = self
-                .client
-                .query_one(
-                    "SELECT format('%s ROLE %I WITH %s%s',
-                        CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)
-                             THEN 'ALTER' ELSE 'CREATE' END,
-                        $1::text, $2::text,
-                        coalesce(' PASSWORD ' || quote_literal($3::text), ''))",
-                    &[&name, &attrs, &password],
-                )
-                .await
-                .map_err(|e| self.query_err("preparing roles", e))?;
-            let sql: String = row.get(0);
-            self.exec("creating roles", &sql).await?;
+            self.exec_built(
+                "creating roles",
+                "SELECT format('%s ROLE %I WITH %s%s',
+                    CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)
+                         THEN 'ALTER' ELSE 'CREATE' END,
+                    $1::text, $2::text,
+                    coalesce(' PASSWORD ' || quote_literal($3::text), ''))",
+                &[&name, &attrs, &password],
+            )
+            .await?;
         }
         // HAProxy ends each check with a reset; without this every check logs a line.
-        let row = self
-            .client
-            .query_one(
-                "SELECT format('ALTER ROLE %I SET log_min_messages = fatal', $1::text)",
-                &[&creds.check_user],
-            )
-            .await
-            .map_err(|e| self.query_err("preparing roles", e))?;
-        let sql: String = row.get(0);
-        self.exec("quieting the check role", &sql).await?;
+        self.exec_built(
+            "quieting the check role",
+            "SELECT format('ALTER ROLE %I SET log_min_messages = fatal', $1::text)",
+            &[&creds.check_user],
+        )
+        .await?;
         let exists = self
             .client
             .query_opt(
@@ -171,16 +181,12 @@ impl Admin {
             .map_err(|e| self.query_err("looking up the database", e))?
             .is_some();
         if !exists {
-            let row = self
-                .client
-                .query_one(
-                    "SELECT format('CREATE DATABASE %I OWNER %I', $1::text, $2::text)",
-                    &[&creds.database, &creds.user],
-                )
-                .await
-                .map_err(|e| self.query_err("preparing the database", e))?;
-            let sql: String = row.get(0);
-            self.exec("creating the database", &sql).await?;
+            self.exec_built(
+                "creating the database",
+                "SELECT format('CREATE DATABASE %I OWNER %I', $1::text, $2::text)",
+                &[&creds.database, &creds.user],
+            )
+            .await?;
         }
         Ok(())
     }

@@ -120,13 +120,14 @@ pub fn hba_conf(creds: &Credentials, client_net: &str) -> String {
          host    postgres     {check}  {net}  trust\n\
          host    replication  {repl}  {net}  scram-sha-256\n\
          host    all          all  {net}  scram-sha-256\n",
-        check = hba_ident(&creds.check_user),
-        repl = hba_ident(&creds.replication_user),
+        check = quote_ident(&creds.check_user),
+        repl = quote_ident(&creds.replication_user),
         net = client_net,
     )
 }
 
-fn hba_ident(name: &str) -> String {
+/// A name in double quotes with its quotes doubled, as SQL and `pg_hba.conf` both read it.
+pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::topology::{NodeAddressing, Topology};
 use crate::error::Error;
-use crate::settings::Settings;
+use crate::settings::{Settings, load_toml};
 
 pub const RECORD_FILE: &str = "cluster.toml";
 const LOCK_FILE: &str = ".lock";
@@ -46,24 +46,14 @@ impl ClusterRecord {
     }
 
     pub fn load(cluster_dir: &Path) -> Result<Option<ClusterRecord>, Error> {
-        let path = cluster_dir.join(RECORD_FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(Error::new(format!("cannot read {}: {e}", path.display())));
-            }
-        };
-        toml::from_str(&text).map(Some).map_err(|e| {
-            Error::new(format!(
-                "{} is damaged ({e}): remove the cluster with `replica-lab down --name {}`",
-                path.display(),
-                cluster_dir
-                    .file_name()
-                    .map(|n| n.to_string_lossy())
-                    .unwrap_or_default()
-            ))
-        })
+        let name = cluster_dir
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        load_toml(
+            &cluster_dir.join(RECORD_FILE),
+            &format!("remove the cluster with `replica-lab down --name {name}`"),
+        )
     }
 
     /// Written to a temporary file, synced, then renamed over the old one: a crash leaves

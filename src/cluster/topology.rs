@@ -59,13 +59,18 @@ pub fn node_name(index: u8) -> String {
     format!("pg{index}")
 }
 
-/// Parses `pg3` into 3; anything else is not a node name.
+/// Parses `pg3` into 3; anything else (`pg03`, `pg+3`, `pg0`, `pg300`) is not a node name.
 pub fn node_index(name: &str) -> Option<u8> {
     let digits = name.strip_prefix("pg")?;
-    if digits.starts_with('0') {
+    if digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     digits.parse().ok().filter(|i| *i >= 1)
+}
+
+/// The nodes a new cluster starts with: pg1 plus `replicas` more.
+pub fn initial_indexes(settings: &Settings) -> Vec<u8> {
+    (1..=settings.replicas + 1).collect()
 }
 
 pub fn node_spec(settings: &Settings, addressing: NodeAddressing, index: u8) -> NodeSpec {
@@ -111,8 +116,7 @@ impl Topology {
 
     /// The initial layout: pg1 plus `replicas` more.
     pub fn initial(settings: &Settings, addressing: NodeAddressing) -> Self {
-        let indexes: Vec<u8> = (1..=settings.replicas + 1).collect();
-        Self::new(settings, addressing, &indexes)
+        Self::new(settings, addressing, &initial_indexes(settings))
     }
 
     pub fn node(&self, name: &str) -> Option<&NodeSpec> {
@@ -136,7 +140,9 @@ mod tests {
         assert_eq!(node_name(3), "pg3");
         assert_eq!(node_index("pg3"), Some(3));
         assert_eq!(node_index("pg10"), Some(10));
-        for bad in ["pg0", "pg", "pg03", "PG3", "node3", "pg-1", "pg3x"] {
+        for bad in [
+            "pg0", "pg", "pg03", "PG3", "node3", "pg-1", "pg+3", "pg3x", "pg300",
+        ] {
             assert_eq!(node_index(bad), None, "{bad}");
         }
     }

@@ -1,31 +1,13 @@
 //! Doing a lesson's actions to the live cluster: node operations, replay control, scaling,
 //! and SQL run on the lesson's behalf (not as the learner: `ran` checks never see it).
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use super::model::Action;
 use crate::cluster::admin::Admin;
-use crate::cluster::topology::Topology;
 use crate::error::{Error, Result};
 use crate::lifecycle::{Cluster, Progress, Report};
-use crate::runtime::ClusterRuntime;
-use crate::sql::Target;
-
-/// Where a client reaches `target` from this machine; `None` for a node the cluster lacks, and
-/// for a URL target (`\connect`), which names its hosts itself.
-pub fn target_addr(
-    rt: &dyn ClusterRuntime,
-    topo: &Topology,
-    target: &Target,
-) -> Option<SocketAddr> {
-    match target {
-        Target::Write => Some(topo.endpoints.write),
-        Target::Read => Some(topo.endpoints.read),
-        Target::Node(n) => topo.node(n).map(|spec| rt.client_addr(spec)),
-        Target::Url(_) => None,
-    }
-}
+use crate::sql::{Target, target_addr};
 
 /// Runs one action on `cluster`; the text is what it reported along the way (may be empty).
 pub async fn run(cluster: &Cluster, action: &Action) -> Result<String> {

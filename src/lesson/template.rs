@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::model::MAX_NODE;
+use super::validate::node_number;
 use crate::cluster::topology::Topology;
 use crate::runtime::ClusterRuntime;
 use crate::settings::Credentials;
@@ -15,10 +15,7 @@ pub type Vars = BTreeMap<String, String>;
 /// a client reaches it, host:port), `user`, `password`, `database`.
 pub fn known(name: &str) -> bool {
     matches!(name, "write" | "read" | "user" | "password" | "database")
-        || name
-            .strip_prefix("pg")
-            .and_then(|n| n.parse::<u32>().ok())
-            .is_some_and(|n| (1..=MAX_NODE).contains(&n))
+        || node_number(name).is_some()
 }
 
 /// The placeholders in `text`, in order.

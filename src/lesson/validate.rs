@@ -6,6 +6,7 @@ use toml::Spanned;
 
 use super::model::{CheckTarget, MAX_NODE};
 use super::read::Parser;
+use crate::cluster::topology::node_index;
 use crate::sql::Target;
 
 impl Parser<'_, '_> {
@@ -115,11 +116,7 @@ fn looks_like_node(name: &str) -> bool {
 
 /// The number of a node name in range: `pg1` → 1 … `pg10` → 10.
 pub(crate) fn node_number(name: &str) -> Option<u32> {
-    let digits = name.strip_prefix("pg")?;
-    if digits.starts_with('0') || !digits.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok().filter(|n| (1..=MAX_NODE).contains(n))
+    node_index(name).map(u32::from).filter(|n| *n <= MAX_NODE)
 }
 
 fn is_kebab(s: &str) -> bool {

@@ -3,13 +3,12 @@
 //! the learner has done anything checks nothing.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use super::act::{self, target_addr};
+use super::act;
 use super::evaluate::{Attempt, Run};
 use super::model::{Check, Lesson, Step};
 use super::probe::{Query, judge_step, judge_step_until, patience};
@@ -265,11 +264,9 @@ impl Console {
         target: &Target,
         text: &str,
     ) -> Result<tokio::sync::oneshot::Receiver<()>, String> {
-        let (sql, connect) = match meta::parse(text) {
-            Meta::Sql(sql) => (sql, None),
-            Meta::ListTables => (meta::list_tables_sql().to_string(), None),
-            Meta::Describe(name) => (meta::describe_sql(&name), None),
-            Meta::Connect(url) => {
+        let (sql, connect) = match meta::parse(text).into_sql() {
+            Ok(sql) => (sql, None),
+            Err(Meta::Connect(url)) => {
                 crate::sql::url::parse(&url).map_err(|e| format!("\\connect: {e}"))?;
                 (meta::connect_probe_sql().to_string(), Some(url))
             }
@@ -284,9 +281,8 @@ impl Console {
             Some(url) => Endpoint::url(url),
             None => {
                 let record = cluster.current_record().map_err(|e| e.to_string())?;
-                let addr: SocketAddr = target_addr(cluster.rt.as_ref(), &record.topology(), target)
-                    .ok_or_else(|| format!("no node {} in the cluster", target.label()))?;
-                Endpoint::socket(target.clone(), addr)
+                Endpoint::for_target(target, cluster.rt.as_ref(), &record.topology())
+                    .ok_or_else(|| format!("no node {} in the cluster", target.label()))?
             }
         };
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{Cluster, Progress, Report, lock, ports};
 use crate::cluster::state::{ClusterRecord, RuntimeKind, cluster_dir};
-use crate::cluster::topology::NodeAddressing;
+use crate::cluster::topology::{NodeAddressing, initial_indexes};
 use crate::error::{Error, Result};
 use crate::runtime::ClusterRuntime as _;
 use crate::runtime::choose::{choose_runtime, local_runtime, runtime_for};
@@ -49,7 +49,7 @@ pub async fn bring_up(
     let record = ClusterRecord {
         runtime: kind,
         addressing,
-        nodes: (1..=settings.replicas + 1).collect(),
+        nodes: initial_indexes(settings),
         settings: settings.clone(),
     };
     ports::check_new_cluster(&record.topology())?;

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use async_trait::async_trait;
 
 use crate::cluster::admin::Admin;
+use crate::cluster::haproxy::{ProxyServer, node_target};
 use crate::cluster::pgconf::NodeConf;
 use crate::cluster::state::RuntimeKind;
 use crate::cluster::status::ProcState;
@@ -93,6 +94,17 @@ pub trait ClusterRuntime: Send + Sync {
     fn standby_conf(&self, node: &NodeSpec, primary: &NodeSpec) -> NodeConf {
         let (host, port) = self.peer_addr(primary);
         self.node_conf(node).streaming_from(host, port)
+    }
+
+    /// HAProxy's servers: every node, at the address HAProxy reaches it by.
+    fn proxy_servers(&self, topo: &Topology) -> Vec<ProxyServer> {
+        topo.nodes
+            .iter()
+            .map(|n| ProxyServer {
+                name: n.name.clone(),
+                target: node_target(self.peer_addr(n)),
+            })
+            .collect()
     }
 
     /// The HAProxy config for this runtime's paths and name resolution.

@@ -27,6 +27,20 @@ pub enum Meta {
     Unknown(String),
 }
 
+impl Meta {
+    /// The SQL to send for input that only asks the server: plain SQL as it is, `\dt` and
+    /// `\d NAME` as their catalog queries. Any other command comes back as it was, for the
+    /// caller to handle.
+    pub fn into_sql(self) -> Result<String, Meta> {
+        match self {
+            Meta::Sql(sql) => Ok(sql),
+            Meta::ListTables => Ok(list_tables_sql().to_string()),
+            Meta::Describe(name) => Ok(describe_sql(&name)),
+            other => Err(other),
+        }
+    }
+}
+
 /// Parses one input. Anything not starting with `\` (after blanks) is SQL, returned unchanged.
 pub fn parse(input: &str) -> Meta {
     let trimmed = input.trim();
@@ -150,6 +164,18 @@ mod tests {
             Meta::Sql("  select '\\dt'\n".into())
         );
         assert_eq!(parse(""), Meta::Sql(String::new()));
+    }
+
+    #[test]
+    fn querying_commands_become_their_sql_and_the_rest_come_back() {
+        assert_eq!(parse("SELECT 1").into_sql(), Ok("SELECT 1".into()));
+        assert_eq!(parse("\\dt").into_sql(), Ok(list_tables_sql().into()));
+        assert_eq!(parse("\\d t").into_sql(), Ok(describe_sql("t")));
+        assert_eq!(parse("\\x").into_sql(), Err(Meta::ToggleExpanded));
+        assert_eq!(
+            parse("\\c host=a").into_sql(),
+            Err(Meta::Connect("host=a".into()))
+        );
     }
 
     #[test]

@@ -16,6 +16,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::topology::Topology;
+use crate::runtime::ClusterRuntime;
+
 /// Where the console sends statements.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Target {
@@ -40,6 +43,21 @@ impl Target {
             Target::Node(n) => n.clone(),
             Target::Url(u) => url::mask_password(u),
         }
+    }
+}
+
+/// Where a client reaches `target` from this machine; `None` for a node the cluster lacks, and
+/// for a URL target (`\connect`), which names its hosts itself.
+pub fn target_addr(
+    rt: &dyn ClusterRuntime,
+    topo: &Topology,
+    target: &Target,
+) -> Option<SocketAddr> {
+    match target {
+        Target::Write => Some(topo.endpoints.write),
+        Target::Read => Some(topo.endpoints.read),
+        Target::Node(n) => topo.node(n).map(|spec| rt.client_addr(spec)),
+        Target::Url(_) => None,
     }
 }
 
@@ -84,6 +102,19 @@ impl Endpoint {
         Endpoint {
             target: Target::Url(url.clone()),
             address: Address::Url(url),
+        }
+    }
+
+    /// How `target` is reached on the cluster `topo` describes: a URL as it is, the others at
+    /// [`target_addr`]; `None` for a node the cluster lacks.
+    pub fn for_target(
+        target: &Target,
+        rt: &dyn ClusterRuntime,
+        topo: &Topology,
+    ) -> Option<Endpoint> {
+        match target {
+            Target::Url(url) => Some(Endpoint::url(url.clone())),
+            _ => target_addr(rt, topo, target).map(|addr| Endpoint::socket(target.clone(), addr)),
         }
     }
 

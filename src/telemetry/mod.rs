@@ -4,13 +4,12 @@
 
 pub mod assemble;
 pub mod events;
-pub mod history;
 pub mod model;
 pub mod sample;
 pub mod served_by;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
@@ -18,7 +17,6 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use self::assemble::NodeInput;
-use self::history::History;
 use self::model::{Event, Snapshot};
 use self::sample::{NodePoller, NodeSample};
 use crate::cluster::haproxy::{ServerStat, parse_stat_csv};
@@ -63,7 +61,6 @@ impl TelemetryConfig {
 /// A running telemetry service; dropping it stops every task.
 pub struct Telemetry {
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
-    pub history: Arc<Mutex<History>>,
     topology: watch::Sender<Topology>,
     assembler: JoinHandle<()>,
 }
@@ -83,11 +80,9 @@ impl Telemetry {
         let first = Arc::new(empty_snapshot(rt.as_ref(), &topo));
         let (snap_tx, snapshots) = watch::channel(first);
         let (topology, topo_rx) = watch::channel(topo);
-        let history = Arc::new(Mutex::new(History::default()));
-        let assembler = tokio::spawn(assemble_loop(rt, topo_rx, config, snap_tx, history.clone()));
+        let assembler = tokio::spawn(assemble_loop(rt, topo_rx, config, snap_tx));
         Telemetry {
             snapshots,
-            history,
             topology,
             assembler,
         }
@@ -115,7 +110,6 @@ async fn assemble_loop(
     mut topo_rx: watch::Receiver<Topology>,
     config: TelemetryConfig,
     out: watch::Sender<Arc<Snapshot>>,
-    history: Arc<Mutex<History>>,
 ) {
     let mut pollers: HashMap<String, (watch::Receiver<Option<NodeSample>>, Owned)> = HashMap::new();
     let (proxy_rx, _proxy_task) = {
@@ -170,9 +164,6 @@ async fn assemble_loop(
             }
         }
         snap.events = events.iter().cloned().collect();
-        if let Ok(mut h) = history.lock() {
-            h.record(&snap);
-        }
         prev = Some(snap.clone());
         if out.send(Arc::new(snap)).is_err() {
             return;

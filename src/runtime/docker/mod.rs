@@ -30,7 +30,7 @@ use self::engine::{
     LABEL_CLUSTER, LABEL_NODE, OneShot, api_error, ensure_image, exec, is_not_found, sh_quote,
 };
 use crate::cluster::admin::Admin;
-use crate::cluster::haproxy::{self, ProxyEnv, ProxyServer, node_target};
+use crate::cluster::haproxy::{self, ProxyEnv};
 use crate::cluster::pgconf::{self, NODE_CONF, NodeConf, STANDBY_SIGNAL};
 use crate::cluster::state::RuntimeKind;
 use crate::cluster::status::ProcState;

@@ -95,14 +95,7 @@ impl DockerRuntime {
     }
 
     pub(super) fn render_proxy_config(&self, topo: &Topology) -> String {
-        let servers: Vec<ProxyServer> = topo
-            .nodes
-            .iter()
-            .map(|n| ProxyServer {
-                name: n.name.clone(),
-                target: node_target(self.peer_addr(n)),
-            })
-            .collect();
+        let servers = self.proxy_servers(topo);
         let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
         let inside = Endpoints {
             write: SocketAddr::new(any, WRITE_PORT),

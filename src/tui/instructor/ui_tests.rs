@@ -1,3 +1,6 @@
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::panes::bar;
 use super::*;
 use crate::classroom::roster::Session;
 use crate::classroom::roster::tests::{at, lessons, row};

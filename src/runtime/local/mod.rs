@@ -1,69 +1,30 @@
 //! Nodes as local processes: one data folder per node under the cluster folder, each server on
 //! its own loopback address, HAProxy as a daemon with its runtime API on a unix socket.
 
-use std::ffi::OsStr;
-use std::net::{Ipv4Addr, SocketAddr};
+mod as_user;
+mod network;
+
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use nix::sys::signal::Signal;
-use nix::unistd::{Gid, Uid, User};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::process::Command;
 
+pub use self::as_user::ServiceUser;
+pub use self::network::{detect_addressing, port_holder, port_in_use};
 use super::binaries::Binaries;
 use super::process::{
     pid_state, postmaster_pid, processes_under, recorded_postmaster_pid, signal_tree, wait_gone,
 };
 use crate::cluster::admin::Admin;
-use crate::cluster::haproxy::{self, ProxyEnv, ProxyServer, node_target};
+use crate::cluster::haproxy::{self, ProxyEnv};
 use crate::cluster::pgconf::{self, NODE_CONF, NodeConf, STANDBY_SIGNAL};
 use crate::cluster::state::RuntimeKind;
 use crate::cluster::status::ProcState;
-use crate::cluster::topology::{NodeAddressing, NodeSpec, Topology};
+use crate::cluster::topology::{NodeSpec, Topology};
 use crate::runtime::{ClusterRuntime, Error, NodeSignal, Result};
-
-/// The account servers run as: PostgreSQL refuses to run as root.
-#[derive(Clone, Debug)]
-pub struct ServiceUser {
-    pub name: String,
-    pub uid: Uid,
-    pub gid: Gid,
-    pub home: PathBuf,
-}
-
-impl ServiceUser {
-    /// `None` when replica-lab does not run as root (servers then run as the caller).
-    pub fn resolve(name: &str) -> Result<Option<ServiceUser>> {
-        if !Uid::effective().is_root() {
-            return Ok(None);
-        }
-        match User::from_name(name) {
-            Ok(Some(u)) => Ok(Some(ServiceUser {
-                name: u.name,
-                uid: u.uid,
-                gid: u.gid,
-                home: u.dir,
-            })),
-            _ => Err(Error::new(format!(
-                "running as root, but the unprivileged user {name:?} that PostgreSQL must run as does not exist: \
-                 create it (useradd --system --create-home {name}) or name another with REPLICA_LAB_OS_USER"
-            ))),
-        }
-    }
-}
-
-/// Whether the OS lets a process bind addresses other than 127.0.0.1 (Linux does, macOS
-/// only for configured aliases).
-pub fn detect_addressing(base: Ipv4Addr) -> NodeAddressing {
-    let probe = Ipv4Addr::from(u32::from(base) + 1);
-    match std::net::TcpListener::bind((probe, 0)) {
-        Ok(_) => NodeAddressing::LoopbackAliases,
-        Err(_) => NodeAddressing::DistinctPorts,
-    }
-}
 
 pub struct LocalRuntime {
     dir: PathBuf,
@@ -100,68 +61,6 @@ impl LocalRuntime {
         self.proxy_dir().join(name)
     }
 
-    /// A command that runs as the service user, in a folder that user can read, with no
-    /// inherited libpq settings that could point it elsewhere.
-    fn command(&self, program: impl AsRef<OsStr>) -> Command {
-        let mut cmd = Command::new(program);
-        cmd.current_dir(&self.dir);
-        for var in [
-            "PGHOST",
-            "PGPORT",
-            "PGDATA",
-            "PGUSER",
-            "PGDATABASE",
-            "PGSERVICE",
-            "PGOPTIONS",
-            "PGPASSWORD",
-        ] {
-            cmd.env_remove(var);
-        }
-        cmd.env("PGPASSFILE", "/dev/null");
-        if let Some(u) = &self.user {
-            cmd.uid(u.uid.as_raw())
-                .gid(u.gid.as_raw())
-                .env("HOME", &u.home);
-        }
-        cmd.stdin(std::process::Stdio::null());
-        cmd.kill_on_drop(false);
-        cmd
-    }
-
-    async fn run(&self, what: &str, cmd: &mut Command) -> Result<Output> {
-        let out = cmd
-            .output()
-            .await
-            .map_err(|e| Error::new(format!("{what}: cannot run: {e}")))?;
-        if out.status.success() {
-            Ok(out)
-        } else {
-            Err(Error::new(format!("{what} failed: {}", last_lines(&out))))
-        }
-    }
-
-    /// Creates a folder owned by the service user.
-    fn make_owned_dir(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))?;
-        self.chown(dir)
-    }
-
-    fn write_owned(&self, path: &Path, contents: &str) -> Result<()> {
-        std::fs::write(path, contents)
-            .map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
-        self.chown(path)
-    }
-
-    fn chown(&self, path: &Path) -> Result<()> {
-        if let Some(u) = &self.user {
-            nix::unistd::chown(path, Some(u.uid), Some(u.gid)).map_err(|e| {
-                Error::new(format!("cannot hand {} to {}: {e}", path.display(), u.name))
-            })?;
-        }
-        Ok(())
-    }
-
     fn haproxy_pid(&self) -> Option<i32> {
         let text = std::fs::read_to_string(self.proxy_file("haproxy.pid")).ok()?;
         let pid = text.lines().next()?.trim().parse().ok()?;
@@ -195,21 +94,6 @@ impl LocalRuntime {
         )
         .await
         .map(|_| ())
-    }
-}
-
-fn last_lines(out: &Output) -> String {
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let tail = lines[lines.len().saturating_sub(3)..].join(" | ");
-    if tail.is_empty() {
-        format!("exit status {}", out.status)
-    } else {
-        tail
     }
 }
 
@@ -472,14 +356,7 @@ impl ClusterRuntime for LocalRuntime {
     }
 
     fn proxy_config(&self, topo: &Topology) -> String {
-        let servers: Vec<ProxyServer> = topo
-            .nodes
-            .iter()
-            .map(|n| ProxyServer {
-                name: n.name.clone(),
-                target: node_target(self.peer_addr(n)),
-            })
-            .collect();
+        let servers = self.proxy_servers(topo);
         let env = ProxyEnv {
             api_socket: self
                 .proxy_file("haproxy.sock")
@@ -607,24 +484,4 @@ impl ClusterRuntime for LocalRuntime {
         }
         Ok(())
     }
-}
-
-/// Whether binding `addr` fails because something holds it (also a wildcard listener).
-pub fn port_in_use(addr: SocketAddr) -> bool {
-    matches!(
-        std::net::TcpListener::bind(addr),
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse
-    )
-}
-
-/// Who holds a TCP port, when the OS tells (Linux: `ss`).
-pub fn port_holder(port: u16) -> Option<String> {
-    let out = std::process::Command::new("ss")
-        .args(["-Hltnp", &format!("sport = :{port}")])
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let users = text.split("users:((").nth(1)?;
-    let name = users.split('"').nth(1)?;
-    Some(name.to_string())
 }
