@@ -74,9 +74,12 @@
 
 pub mod act;
 pub mod catalog;
+pub mod clock;
+pub mod course;
 mod crossfile;
 mod error;
 pub mod evaluate;
+pub mod generation;
 pub mod load;
 pub mod model;
 pub mod probe;

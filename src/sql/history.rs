@@ -1,11 +1,25 @@
 //! The console's history, kept across runs of the app and searchable (Ctrl-R).
 //!
 //! The file holds one JSON string per line, oldest first, so an entry spanning several lines
-//! round-trips, and a damaged line costs only itself.
+//! round-trips, and a damaged line costs only itself. That lets a run be added by appending
+//! its line ([`History::append`]); the file is rewritten only to drop what is past the cap
+//! ([`History::compact`]).
 
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+
+/// Entries containing `needle`, ignoring case, newest first, each text once: Ctrl-R's list.
+pub fn search<'a>(entries: &'a [String], needle: &str) -> Vec<&'a str> {
+    let needle = needle.to_lowercase();
+    let mut found: Vec<&str> = Vec::new();
+    for entry in entries.iter().rev() {
+        if entry.to_lowercase().contains(&needle) && !found.contains(&entry.as_str()) {
+            found.push(entry);
+        }
+    }
+    found
+}
 
 /// How many entries are kept; the oldest go first.
 pub const DEFAULT_CAP: usize = 1_000;
@@ -96,18 +110,6 @@ impl History {
         }
     }
 
-    /// Entries containing `needle`, ignoring case, newest first, each text once.
-    pub fn search(&self, needle: &str) -> Vec<&str> {
-        let needle = needle.to_lowercase();
-        let mut found: Vec<&str> = Vec::new();
-        for entry in self.entries.iter().rev() {
-            if entry.to_lowercase().contains(&needle) && !found.contains(&entry.as_str()) {
-                found.push(entry);
-            }
-        }
-        found
-    }
-
     /// Writes the history: into a temporary file next to it, then renamed over it, so a crash
     /// leaves the old file or the new one, never half of one. Only the owner may read it:
     /// statements can hold passwords.
@@ -132,14 +134,47 @@ impl History {
         written
     }
 
-    fn write_to(&self, temp: &Path) -> io::Result<()> {
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
+    /// Adds `entries` at the end of the file at `path`, in one write, without rewriting
+    /// what is there: cheap enough for every run. A line cut short by a crash costs only
+    /// itself, since the next append starts on a line of its own.
+    pub fn append(path: &Path, entries: &[String]) -> io::Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir)?;
         }
+        let mut options = private_file();
+        options.read(true).append(true).create(true);
+        let mut file = options.open(path)?;
+        let mut bytes = Vec::new();
+        if !ends_a_line(&file)? {
+            bytes.push(b'\n');
+        }
+        for entry in entries {
+            serde_json::to_writer(&mut bytes, entry)?;
+            bytes.push(b'\n');
+        }
+        file.write_all(&bytes)
+    }
+
+    /// Rewrites the file at `path` when it holds more than `cap` entries, or lines that
+    /// cannot be read back; returns whether it did.
+    pub fn compact(path: &Path, cap: usize) -> io::Result<bool> {
+        let Ok(bytes) = fs::read(path) else {
+            return Ok(false);
+        };
+        let lines = bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+            .count();
+        let history = History::load(path).with_cap(cap);
+        if lines <= cap && history.damaged == 0 && lines == history.entries.len() {
+            return Ok(false);
+        }
+        history.save().map(|()| true)
+    }
+
+    fn write_to(&self, temp: &Path) -> io::Result<()> {
+        let mut options = private_file();
+        options.write(true).create(true).truncate(true);
         let mut file = io::BufWriter::new(options.open(temp)?);
         for entry in &self.entries {
             serde_json::to_writer(&mut file, entry)?;
@@ -147,6 +182,37 @@ impl History {
         }
         let file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
         file.sync_all()
+    }
+}
+
+/// Options for a file only its owner may read: statements can hold passwords.
+fn private_file() -> fs::OpenOptions {
+    #[allow(unused_mut)]
+    let mut options = fs::OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+}
+
+/// Whether `file` is empty or ends with a newline.
+fn ends_a_line(file: &fs::File) -> io::Result<bool> {
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        let mut last = [0u8; 1];
+        file.read_exact_at(&mut last, len - 1)?;
+        Ok(last[0] == b'\n')
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(true)
     }
 }
 
@@ -222,14 +288,18 @@ mod tests {
         ] {
             h.push(e);
         }
+        let e = h.entries();
         assert_eq!(
-            h.search("select"),
+            search(e, "select"),
             ["SELECT * FROM pg_stat_replication", "select 1"]
         );
-        assert_eq!(h.search("STAT_REPL"), ["SELECT * FROM pg_stat_replication"]);
-        assert_eq!(h.search("nothing like it"), Vec::<&str>::new());
-        assert_eq!(h.search("").len(), 4);
-        assert_eq!(h.search("")[0], "\\dt");
+        assert_eq!(
+            search(e, "STAT_REPL"),
+            ["SELECT * FROM pg_stat_replication"]
+        );
+        assert_eq!(search(e, "nothing like it"), Vec::<&str>::new());
+        assert_eq!(search(e, "").len(), 4);
+        assert_eq!(search(e, "")[0], "\\dt");
     }
 
     #[test]
@@ -254,6 +324,58 @@ mod tests {
         let again = History::load(&path);
         assert_eq!(again.entries(), h.entries());
         assert_eq!(again.damaged(), 0);
+    }
+
+    #[test]
+    fn appended_entries_load_back_after_the_saved_ones() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("nested").join("history.txt");
+        History::append(&path, &["SELECT 1".into()]).expect("append to nothing");
+        let mut h = History::load(&path);
+        h.push("SELECT 'a\nb'");
+        h.save().expect("save");
+        History::append(&path, &["SELECT 2".into(), "\\x".into()]).expect("append");
+        assert_eq!(
+            History::load(&path).entries(),
+            ["SELECT 1", "SELECT 'a\nb'", "SELECT 2", "\\x"]
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).expect("metadata").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn a_line_cut_short_costs_only_itself() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("history.txt");
+        fs::write(&path, b"\"SELECT 1\"\n\"cut off at the en").expect("write");
+        History::append(&path, &["SELECT 2".into()]).expect("append");
+        let h = History::load(&path);
+        assert_eq!(h.entries(), ["SELECT 1", "SELECT 2"]);
+        assert_eq!(h.damaged(), 1);
+    }
+
+    #[test]
+    fn compacting_keeps_the_newest_cap_entries_and_drops_damage() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("history.txt");
+        let entries: Vec<String> = (0..5).map(|i| format!("SELECT {i}")).collect();
+        History::append(&path, &entries).expect("append");
+        assert!(
+            !History::compact(&path, 5).expect("compact"),
+            "nothing to drop"
+        );
+        assert!(History::compact(&path, 2).expect("compact"));
+        assert_eq!(History::load(&path).entries(), ["SELECT 3", "SELECT 4"]);
+        fs::write(&path, b"\"a\"\nnot json\n").expect("write");
+        assert!(History::compact(&path, 5).expect("compact"));
+        let h = History::load(&path);
+        assert_eq!((h.entries().len(), h.damaged()), (1, 0));
+        // No file: nothing to do.
+        assert!(!History::compact(&dir.path().join("none"), 5).expect("compact"));
     }
 
     #[test]

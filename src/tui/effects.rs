@@ -3,29 +3,25 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
-use super::course::in_start_shape;
+use super::class_link::ClassLink;
 use super::msg::{Effect, Fresh, Msg, Startup};
-use super::state::State;
-use crate::classroom::membership::{Membership, queue_dir};
-use crate::classroom::queue::{ClassEvent, Queue};
-use crate::classroom::reporter::{Reporter, ReporterConfig, ReporterState};
+use super::savers::{HistorySaver, ProgressSaver};
 use crate::cluster::state::ClusterRecord;
 use crate::cluster::topology::Topology;
 use crate::lesson::act;
-use crate::lesson::act::target_addr;
+use crate::lesson::course::in_start_shape;
 use crate::lesson::model::Action;
 use crate::lesson::probe::{PgQuery, RETRY_EVERY, judge_sql};
-use crate::lesson::progress::{LearnerProgress, ProgressStore};
+use crate::lesson::progress::ProgressStore;
 use crate::lifecycle::Progress;
 use crate::lifecycle::{Cluster, bring_up, remove};
 use crate::runtime::docker::engine::PullProgress;
 use crate::settings::Settings;
-use crate::sql::history::History;
 use crate::sql::session::{SessionConfig, SqlSession};
 use crate::sql::{Endpoint, SqlError, SqlEvent, Target, TxState};
 use crate::telemetry::served_by::served_by;
@@ -38,7 +34,7 @@ struct Services {
     telemetry: Arc<Telemetry>,
 }
 
-/// A cluster that came up (or did not), for the event loop to attach.
+/// A cluster that came up (or did not), for the event loop to hand to [`Runner::attach`].
 pub struct Attach {
     pub result: Result<Cluster, String>,
     /// The tutorial's round and the actions to run once attached, when the cluster was made
@@ -51,115 +47,11 @@ pub struct Runner {
     ready: mpsc::Sender<Attach>,
     settings: Settings,
     services: Option<Services>,
-    history: History,
+    history: Option<HistorySaver>,
     progress: Option<ProgressSaver>,
-    /// The newest `sql` judging; older loops stop.
-    judging: Arc<AtomicU64>,
+    /// The `sql` judging running now: a newer one replaces it (its answers are stale).
+    judging: Option<JoinHandle<()>>,
     class: Option<ClassLink>,
-}
-
-/// How long the way out waits for queued class events to reach a hub that is connected.
-const CLASS_FLUSH_ON_EXIT: Duration = Duration::from_secs(2);
-
-/// The class's reporter, fed by a task of its own: the UI never waits for the disk.
-struct ClassLink {
-    events: mpsc::UnboundedSender<ClassEvent>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl ClassLink {
-    fn spawn(membership: Membership, dir: PathBuf, tx: mpsc::Sender<Msg>) -> ClassLink {
-        let (events, mut rx) = mpsc::unbounded_channel::<ClassEvent>();
-        let task = tokio::spawn(async move {
-            let qdir = queue_dir(&dir);
-            let opened = tokio::task::spawn_blocking(move || Queue::open(&qdir)).await;
-            let queue = match opened {
-                Ok(Ok(q)) => q,
-                Ok(Err(e)) => return not_reporting(&tx, e.to_string()).await,
-                Err(e) => return not_reporting(&tx, e.to_string()).await,
-            };
-            for w in &queue.warnings {
-                let _ = tx
-                    .send(Msg::ClassNotice(format!("class events: {w}")))
-                    .await;
-            }
-            let (msg_tx, mut msg_rx) = mpsc::channel(16);
-            let reporter = Reporter::spawn(membership, queue, ReporterConfig::default(), msg_tx);
-            let forward = tx.clone();
-            let messages = tokio::spawn(async move {
-                while let Some(m) = msg_rx.recv().await {
-                    if forward.send(Msg::Class(m)).await.is_err() {
-                        return;
-                    }
-                }
-            });
-            let (forward, mut status) = (tx.clone(), reporter.state.clone());
-            let statuses = tokio::spawn(async move {
-                loop {
-                    let s = status.borrow_and_update().clone();
-                    if forward.send(Msg::ClassStatus(s)).await.is_err()
-                        || status.changed().await.is_err()
-                    {
-                        return;
-                    }
-                }
-            });
-            while let Some(event) = rx.recv().await {
-                if let Err(e) = reporter.push(event).await {
-                    let note = format!("a class event could not be queued: {e}");
-                    let _ = tx.send(Msg::ClassNotice(note)).await;
-                }
-            }
-            // The app is closing: what is queued goes now if the hub is there, else next time.
-            if reporter.state.borrow().connected {
-                reporter.flush(CLASS_FLUSH_ON_EXIT).await;
-            }
-            messages.abort();
-            statuses.abort();
-        });
-        ClassLink { events, task }
-    }
-}
-
-async fn not_reporting(tx: &mpsc::Sender<Msg>, why: String) {
-    let status = ReporterState {
-        last_error: Some(why.clone()),
-        ..ReporterState::default()
-    };
-    let _ = tx.send(Msg::ClassStatus(status)).await;
-    let note = format!("progress is not reported to the class: {why}");
-    let _ = tx.send(Msg::ClassNotice(note)).await;
-}
-
-/// Saves progress on a task of its own, newest first: a save never overtakes a later one.
-struct ProgressSaver {
-    store: ProgressStore,
-    latest: watch::Sender<Option<Box<LearnerProgress>>>,
-}
-
-impl ProgressSaver {
-    fn spawn(store: ProgressStore, tx: mpsc::Sender<Msg>) -> ProgressSaver {
-        let (latest, mut rx) = watch::channel::<Option<Box<LearnerProgress>>>(None);
-        let task_store = store.clone();
-        tokio::spawn(async move {
-            while rx.changed().await.is_ok() {
-                let Some(p) = rx.borrow_and_update().clone() else {
-                    continue;
-                };
-                let store = task_store.clone();
-                let saved = tokio::task::spawn_blocking(move || store.save(&p)).await;
-                let error = match saved {
-                    Ok(Ok(())) => None,
-                    Ok(Err(e)) => Some(e.to_string()),
-                    Err(e) => Some(format!("cannot save progress: {e}")),
-                };
-                if let Some(e) = error {
-                    let _ = tx.send(Msg::ProgressNotSaved(e)).await;
-                }
-            }
-        });
-        ProgressSaver { store, latest }
-    }
 }
 
 impl Runner {
@@ -167,7 +59,7 @@ impl Runner {
         tx: mpsc::Sender<Msg>,
         ready: mpsc::Sender<Attach>,
         settings: Settings,
-        history: History,
+        history: PathBuf,
         progress: Option<ProgressStore>,
     ) -> Runner {
         let progress = progress.map(|store| ProgressSaver::spawn(store, tx.clone()));
@@ -176,34 +68,37 @@ impl Runner {
             ready,
             settings,
             services: None,
-            history,
+            history: Some(HistorySaver::spawn(history)),
             progress,
-            judging: Arc::new(AtomicU64::new(0)),
+            judging: None,
             class: None,
         }
     }
 
-    /// Reports to the class `membership` names, with the queue in `dir`.
-    pub fn start_class(&mut self, membership: Membership, dir: PathBuf) {
-        self.class = Some(ClassLink::spawn(membership, dir, self.tx.clone()));
-    }
-
-    /// The way out: every class event handed over is on disk, and delivered if the hub is
-    /// connected (briefly).
-    pub async fn finish_class(&mut self) {
-        if let Some(link) = self.class.take() {
-            drop(link.events);
-            let limit = CLASS_FLUSH_ON_EXIT + Duration::from_secs(1);
-            let _ = tokio::time::timeout(limit, link.task).await;
+    /// The way out: what was handed over to be saved or reported is saved, and delivered
+    /// if the class's hub is connected (briefly). Returns what could not be saved.
+    pub async fn finish(&mut self) -> Vec<String> {
+        if let Some(j) = self.judging.take() {
+            j.abort();
         }
-    }
-
-    /// Saves progress now, waiting for the disk: for the way out, when no task will run again.
-    pub fn save_progress_now(&self, progress: &LearnerProgress) -> Result<(), String> {
-        match &self.progress {
-            Some(saver) => saver.store.save(progress).map_err(|e| e.to_string()),
-            None => Ok(()),
-        }
+        let progress = async {
+            match self.progress.take() {
+                Some(saver) => saver.finish().await.err(),
+                None => None,
+            }
+        };
+        let history = async {
+            if let Some(saver) = self.history.take() {
+                saver.finish().await;
+            }
+        };
+        let class = async {
+            if let Some(link) = self.class.take() {
+                link.finish().await;
+            }
+        };
+        let (unsaved, (), ()) = tokio::join!(progress, history, class);
+        unsaved.into_iter().collect()
     }
 
     /// Starts or attaches to the cluster in the background; progress arrives as messages,
@@ -236,8 +131,33 @@ impl Runner {
         });
     }
 
+    /// A cluster came up (or did not): attaches it, and says so for `update`, which decides
+    /// what follows.
+    pub fn attach(&mut self, up: Attach) -> Msg {
+        match (up.result, up.then) {
+            (Ok(cluster), None) => {
+                self.connect(cluster);
+                Msg::Startup(Startup::Ready)
+            }
+            (Err(e), None) => Msg::Startup(Startup::Failed(e)),
+            (Ok(cluster), Some((round, actions))) => {
+                self.connect(cluster);
+                Msg::Recreated {
+                    round,
+                    actions,
+                    result: Ok(()),
+                }
+            }
+            (Err(e), Some((round, actions))) => Msg::Recreated {
+                round,
+                actions,
+                result: Err(e),
+            },
+        }
+    }
+
     /// The cluster is up: start telemetry and the SQL session, and forward their output.
-    pub fn attach(&mut self, cluster: Cluster) {
+    fn connect(&mut self, cluster: Cluster) {
         let topo = cluster.topology();
         let telemetry = Arc::new(Telemetry::spawn(
             cluster.rt.clone(),
@@ -284,28 +204,33 @@ impl Runner {
         });
     }
 
-    pub fn apply(&mut self, effect: Effect, state: &State) {
-        if let Effect::Report(event) = effect {
-            if let Some(link) = &self.class {
-                let _ = link.events.send(event);
-            }
-            return;
-        }
-        if let Effect::SaveProgress(p) = effect {
-            if let Some(saver) = &self.progress {
-                let _ = saver.latest.send(Some(p));
-            }
-            return;
-        }
-        if let Effect::SaveHistory = effect {
-            if let Some(last) = state.console.history.last() {
-                self.history.push(last);
-                if let Err(e) = self.history.save() {
-                    tracing::warn!("cannot save the console history: {e}");
+    /// Hands `effect` to whoever carries it out; everything it needs is in it.
+    pub fn apply(&mut self, effect: Effect) {
+        match effect {
+            Effect::Report(event) => {
+                if let Some(link) = &self.class {
+                    link.send(event, &self.tx);
                 }
             }
-            return;
+            Effect::SaveProgress(p) => {
+                if let Some(saver) = &self.progress {
+                    saver.save(p);
+                }
+            }
+            Effect::SaveHistory(entry) => {
+                if let Some(saver) = &self.history {
+                    saver.save(entry);
+                }
+            }
+            Effect::JoinClass { membership, dir } => {
+                self.class = Some(ClassLink::spawn(*membership, dir, self.tx.clone()));
+            }
+            other => self.apply_to_cluster(other),
         }
+    }
+
+    /// Effects that need the cluster; before it is attached there is nothing to do them on.
+    fn apply_to_cluster(&mut self, effect: Effect) {
         let Some(s) = &self.services else {
             return;
         };
@@ -321,29 +246,24 @@ impl Runner {
                 let sql = s.sql.clone();
                 let (rt, dir, tx) = (s.cluster.rt.clone(), s.cluster.dir.clone(), self.tx.clone());
                 tokio::spawn(async move {
-                    let endpoint = match target {
-                        Target::Url(url) => Endpoint::url(url),
-                        target => {
-                            // Scaling changes the nodes: a node missing from the record held
-                            // here may be in the one on disk.
-                            let mut addr = target_addr(rt.as_ref(), &topo, &target);
-                            if addr.is_none() {
-                                let now = tokio::task::spawn_blocking(move || {
-                                    ClusterRecord::load(&dir).ok().flatten()
-                                })
-                                .await
-                                .ok()
-                                .flatten();
-                                addr = now
-                                    .and_then(|r| target_addr(rt.as_ref(), &r.topology(), &target));
-                            }
-                            let Some(addr) = addr else {
-                                // The run ends here, or the console would wait for it forever.
-                                let _ = tx.send(Msg::Sql(no_such_target(id, &target))).await;
-                                return;
-                            };
-                            Endpoint::socket(target, addr)
-                        }
+                    // Scaling changes the nodes: a node missing from the record held here
+                    // may be in the one on disk.
+                    let mut endpoint = Endpoint::for_target(&target, rt.as_ref(), &topo);
+                    if endpoint.is_none() {
+                        let now = tokio::task::spawn_blocking(move || {
+                            ClusterRecord::load(&dir).ok().flatten()
+                        })
+                        .await
+                        .ok()
+                        .flatten();
+                        endpoint = now.and_then(|r| {
+                            Endpoint::for_target(&target, rt.as_ref(), &r.topology())
+                        });
+                    }
+                    let Some(endpoint) = endpoint else {
+                        // The run ends here, or the console would wait for it forever.
+                        let _ = tx.send(Msg::Sql(no_such_target(id, &target))).await;
+                        return;
                     };
                     if reconnect && !fresh {
                         sql.reconnect(id, endpoint, text).await;
@@ -374,17 +294,18 @@ impl Runner {
                 actions,
             } => self.prepare(s, round, fresh, lesson, actions),
             Effect::JudgeSql {
-                round,
+                judging,
                 checks,
                 patience,
             } => {
-                let token = self.judging.fetch_add(1, Ordering::SeqCst) + 1;
-                let latest = self.judging.clone();
+                if let Some(older) = self.judging.take() {
+                    older.abort();
+                }
                 let (tx, snapshots) = (self.tx.clone(), s.telemetry.snapshots.clone());
                 let query = PgQuery {
                     credentials: topo.credentials.clone(),
                 };
-                tokio::spawn(async move {
+                self.judging = Some(tokio::spawn(async move {
                     let deadline = Instant::now() + patience;
                     loop {
                         let snap = snapshots.borrow().clone();
@@ -392,11 +313,10 @@ impl Runner {
                         for (i, check) in &checks {
                             verdicts.push((*i, judge_sql(&query, check, &snap).await));
                         }
-                        let last = verdicts.iter().all(|(_, v)| v.pass)
-                            || Instant::now() >= deadline
-                            || latest.load(Ordering::SeqCst) != token;
+                        let last =
+                            verdicts.iter().all(|(_, v)| v.pass) || Instant::now() >= deadline;
                         let msg = Msg::SqlVerdicts {
-                            round,
+                            judging,
                             verdicts,
                             last,
                         };
@@ -405,7 +325,7 @@ impl Runner {
                         }
                         tokio::time::sleep(RETRY_EVERY).await;
                     }
-                });
+                }));
             }
             Effect::ServedBy { connections } => {
                 let tx = self.tx.clone();
@@ -426,7 +346,10 @@ impl Runner {
                     let _ = tx.send(Msg::ServedBy(result)).await;
                 });
             }
-            Effect::SaveHistory | Effect::SaveProgress(_) | Effect::Report(_) => {}
+            Effect::SaveHistory(_)
+            | Effect::SaveProgress(_)
+            | Effect::Report(_)
+            | Effect::JoinClass { .. } => {}
         }
     }
 

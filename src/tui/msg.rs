@@ -1,15 +1,17 @@
 //! What flows into `update` (messages) and out of it (effects).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
-
 use std::time::Duration;
 
 use crossterm::event::{KeyEvent, MouseEvent};
 
+use crate::classroom::membership::Membership;
 use crate::classroom::queue::ClassEvent;
 use crate::classroom::reporter::{ClassMsg, ReporterState};
 use crate::cluster::node_op::NodeOp;
+use crate::lesson::clock::Now;
 use crate::lesson::evaluate::Verdict;
 use crate::lesson::model::{Action, SqlCheck};
 use crate::lesson::progress::LearnerProgress;
@@ -31,6 +33,8 @@ pub enum Startup {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Msg {
+    /// The time: the loop sends it before every batch of other messages.
+    Tick(Now),
     Key(KeyEvent),
     Mouse(MouseEvent),
     /// A click landed on a pane (the loop maps positions with the pure layout).
@@ -39,6 +43,13 @@ pub enum Msg {
     /// Quit from outside (SIGTERM, SIGINT).
     Terminate,
     Startup(Startup),
+    /// The cluster made anew for a lesson (`Fresh`) is attached, or could not be made; the
+    /// lesson's actions of round `round` wait for it.
+    Recreated {
+        round: u64,
+        actions: Vec<Action>,
+        result: Result<(), String>,
+    },
     Snapshot(Arc<Snapshot>),
     Sql(SqlEvent),
     ActionDone {
@@ -52,14 +63,20 @@ pub enum Msg {
         round: u64,
         result: Result<String, String>,
     },
-    /// Results of the open step's `sql` checks; `last` when no more tries follow.
+    /// Results of judging `judging` of the open step's `sql` checks; `last` when no more
+    /// tries follow.
     SqlVerdicts {
-        round: u64,
+        judging: u64,
         verdicts: Vec<(usize, Verdict)>,
         last: bool,
     },
     /// Saving progress failed.
     ProgressNotSaved(String),
+    /// What this machine's class folder (`dir`) says about a class the learner joined.
+    Membership {
+        dir: PathBuf,
+        found: Result<Option<Membership>, String>,
+    },
     /// The instructor sent something.
     Class(ClassMsg),
     /// How delivery to the class's hub stands.
@@ -100,7 +117,8 @@ pub enum Effect {
     ServedBy {
         connections: usize,
     },
-    SaveHistory,
+    /// Keep a run in the console's history file.
+    SaveHistory(String),
     /// Run the tutorial's actions, on a fresh cluster if asked; answered by `Prepared`.
     Prepare {
         round: u64,
@@ -109,13 +127,19 @@ pub enum Effect {
         lesson: String,
         actions: Vec<Action>,
     },
-    /// Judge `sql` checks, trying again for up to `patience` until they pass.
+    /// Judge `sql` checks, trying again for up to `patience` until they pass; a newer
+    /// judging replaces it.
     JudgeSql {
-        round: u64,
+        judging: u64,
         checks: Vec<(usize, SqlCheck)>,
         patience: Duration,
     },
     SaveProgress(Box<LearnerProgress>),
+    /// Start reporting to the class `membership` names, with its queue under `dir`.
+    JoinClass {
+        membership: Box<Membership>,
+        dir: PathBuf,
+    },
     /// Queue a progress event for the class's hub.
     Report(ClassEvent),
 }

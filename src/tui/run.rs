@@ -1,22 +1,23 @@
 //! The app's event loop and its terminal: set up, restored on every way out.
 
-use std::io::stdout;
+use std::path::PathBuf;
 
-use crossterm::event::{
-    DisableMouseCapture, EnableMouseCapture, Event, EventStream, MouseEventKind,
-};
-use futures::StreamExt;
+use crossterm::event::{Event, EventStream, MouseEventKind};
+use futures::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 
-use super::course::{Class, Course};
 use super::effects::{Attach, Runner};
 use super::keys::Keymap;
-use super::msg::{Effect, Fresh, Msg, Startup};
-use super::state::{Focus, LessonPane, State, ThemeName};
+use super::msg::Msg;
+use super::state::{Focus, LessonPane, Phase, State};
+use super::terminal::{self, Mouse};
+use super::theme;
 use super::ui;
 use super::update::update;
 use crate::error::Error;
 use crate::lesson::catalog::{catalog, progress_store};
+use crate::lesson::clock::Now;
+use crate::lesson::course::Course;
 use crate::lesson::progress::{LearnerProgress, ProgressStore};
 use crate::settings::Settings;
 use crate::sql::history::History;
@@ -51,33 +52,6 @@ fn init_logging() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .try_init();
-}
-
-/// A panic anywhere, on any task, restores the terminal first and ends the app: a TUI
-/// half-torn-down by a dead task is worse than a clean exit with the cause.
-fn install_panic_hook() {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let _ = crossterm::execute!(stdout(), DisableMouseCapture);
-        ratatui::restore();
-        tracing::error!("panic: {info}");
-        previous(info);
-        eprintln!(
-            "replica-lab stopped after an internal error; details in {}",
-            log_path().display()
-        );
-        std::process::exit(101);
-    }));
-}
-
-fn theme(settings: &Settings) -> ThemeName {
-    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
-        return ThemeName::Mono;
-    }
-    match settings.theme.as_str() {
-        "light" => ThemeName::Light,
-        _ => ThemeName::Dark,
-    }
 }
 
 fn lesson() -> LessonPane {
@@ -119,40 +93,58 @@ fn course(settings: &Settings) -> (Course, Option<ProgressStore>) {
     }
 }
 
-/// Runs the app until the user quits; returns whether the cluster came up.
-pub async fn run(settings: Settings) -> Result<bool, Error> {
-    init_logging();
+/// What the app starts from, read from disk before the screen is taken.
+struct Start {
+    state: State,
+    keymap: Keymap,
+    store: Option<ProgressStore>,
+    history: PathBuf,
+    /// The first messages, before anything else happens.
+    first: Vec<Msg>,
+}
+
+fn start(settings: &Settings) -> Start {
     let (keymap, ignored) = Keymap::new(&settings.keys);
-    let mut state = State::new(settings.name.clone(), lesson(), theme(&settings));
-    let (course, store) = course(&settings);
+    let mut state = State::new(
+        settings.name.clone(),
+        lesson(),
+        theme::choose(&settings.theme),
+    );
+    let (course, store) = course(settings);
     state.course = course;
     state.course.vars = crate::lesson::template::credentials(&settings.credentials());
-    let history = History::load(&History::default_path());
-    state.console.history = history.entries().to_vec();
+    let history = History::default_path();
+    state.console.history = History::load(&history).entries().to_vec();
     if !ignored.is_empty() {
         state.console.output.info = Some(format!("ignored key settings: {}", ignored.join(", ")));
     }
-    install_panic_hook();
-    let mut terminal = ratatui::init();
-    let _ = crossterm::execute!(stdout(), EnableMouseCapture);
-    let result = event_loop(&mut terminal, state, keymap, settings, history, store).await;
-    let _ = crossterm::execute!(stdout(), DisableMouseCapture);
-    ratatui::restore();
-    result
+    // A learner who joined a class reports to it from the start: before the cluster is up,
+    // so the lesson it opens on is reported too.
+    let dir = crate::classroom::classroom_dir(settings);
+    let found = crate::classroom::membership::load(&dir).map_err(|e| e.to_string());
+    Start {
+        state,
+        keymap,
+        store,
+        history,
+        first: vec![Msg::Tick(Now::read()), Msg::Membership { dir, found }],
+    }
 }
 
-/// A learner who joined a class reports to it from the start.
-fn join_class(state: &mut State, runner: &mut Runner, dir: std::path::PathBuf) {
-    match crate::classroom::membership::load(&dir) {
-        Ok(Some(m)) => {
-            state.course.class = Some(Class::new(m.name.clone(), m.allow_drills));
-            runner.start_class(m, dir);
-        }
-        Ok(None) => {}
-        Err(e) => {
-            state.console.output.info = Some(format!("progress is not reported to the class: {e}"));
-        }
+/// Runs the app until the user quits; returns whether the cluster came up.
+pub async fn run(settings: Settings) -> Result<bool, Error> {
+    init_logging();
+    let start = start(&settings);
+    terminal::install_panic_hook(Some(log_path()));
+    let mut screen = terminal::enter(Mouse::Captured);
+    let result = event_loop(&mut screen, start, settings).await;
+    terminal::restore();
+    let (up, unsaved) = result?;
+    for e in unsaved {
+        tracing::error!("{e}");
+        eprintln!("warning: {e}");
     }
+    Ok(up)
 }
 
 /// Which pane a click at (`x`, `y`) landed on, from the same layout the screen is drawn with.
@@ -174,20 +166,48 @@ fn clicked(terminal: &ratatui::DefaultTerminal, state: &State, x: u16, y: u16) -
     .map(|(_, f)| f)
 }
 
+/// The most messages applied between two frames: a flood still lets the screen move.
+const MAX_BATCH: usize = 256;
+
+/// The terminal's event as a message; `None` for one the app ignores.
+fn from_terminal(terminal: &ratatui::DefaultTerminal, state: &State, ev: Event) -> Option<Msg> {
+    match ev {
+        Event::Key(k) => Some(Msg::Key(k)),
+        Event::Mouse(m) => match m.kind {
+            MouseEventKind::Down(_) => clicked(terminal, state, m.column, m.row).map(Msg::Click),
+            _ => Some(Msg::Mouse(m)),
+        },
+        Event::Resize(..) => Some(Msg::Resize),
+        _ => None,
+    }
+}
+
+fn read_error(e: std::io::Error) -> Error {
+    Error::new(format!("cannot read the terminal: {e}"))
+}
+
+/// Returns whether the cluster was up at the end, and what could not be saved on the way out.
 async fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
-    mut state: State,
-    keymap: Keymap,
+    start: Start,
     settings: Settings,
-    history: History,
-    store: Option<ProgressStore>,
-) -> Result<bool, Error> {
+) -> Result<(bool, Vec<String>), Error> {
+    let Start {
+        mut state,
+        keymap,
+        store,
+        history,
+        first,
+    } = start;
     let (tx, mut rx) = mpsc::channel::<Msg>(256);
     let (ready_tx, mut ready_rx) = mpsc::channel::<Attach>(1);
-    let class_dir = crate::classroom::classroom_dir(&settings);
     let mut runner = Runner::new(tx.clone(), ready_tx, settings, history, store);
+    for msg in first {
+        for effect in update(&mut state, &keymap, msg) {
+            runner.apply(effect);
+        }
+    }
     runner.start();
-    join_class(&mut state, &mut runner, class_dir);
     let mut events = EventStream::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| Error::new(format!("cannot watch for SIGTERM: {e}")))?;
@@ -196,49 +216,45 @@ async fn event_loop(
         terminal.draw(|f| ui::draw(f, &state)).map_err(draw_err)?;
         let msg = tokio::select! {
             ev = events.next() => match ev {
-                Some(Ok(Event::Key(k))) => Msg::Key(k),
-                Some(Ok(Event::Mouse(m))) => match m.kind {
-                    MouseEventKind::Down(_) => match clicked(terminal, &state, m.column, m.row) {
-                        Some(focus) => Msg::Click(focus),
-                        None => continue,
-                    },
-                    _ => Msg::Mouse(m),
+                Some(Ok(ev)) => match from_terminal(terminal, &state, ev) {
+                    Some(m) => m,
+                    None => continue,
                 },
-                Some(Ok(Event::Resize(..))) => Msg::Resize,
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => return Err(Error::new(format!("cannot read the terminal: {e}"))),
+                Some(Err(e)) => return Err(read_error(e)),
                 None => Msg::Terminate,
             },
             Some(m) = rx.recv() => m,
-            Some(ready) = ready_rx.recv() => match (ready.result, ready.then) {
-                (Ok(running), None) => {
-                    runner.attach(running);
-                    Msg::Startup(Startup::Ready)
-                }
-                (Err(e), None) => Msg::Startup(Startup::Failed(e)),
-                // A lesson's fresh cluster: attach it, then run the lesson's setup on it.
-                (Ok(running), Some((round, actions))) => {
-                    runner.attach(running);
-                    let prepare = Effect::Prepare { round, fresh: Fresh::Never, lesson: String::new(), actions };
-                    runner.apply(prepare, &state);
-                    continue;
-                }
-                (Err(e), Some((round, _))) => Msg::Prepared { round, result: Err(e) },
-            },
+            Some(up) = ready_rx.recv() => runner.attach(up),
             _ = term.recv() => Msg::Terminate,
             _ = tokio::signal::ctrl_c() => Msg::Terminate,
         };
-        for effect in update(&mut state, &keymap, msg) {
-            runner.apply(effect, &state);
-        }
-        if state.quit {
-            state.course.bank_time();
-            if let Err(e) = runner.save_progress_now(&state.course.progress) {
-                tracing::error!("{e}");
-                eprintln!("warning: {e}");
+        // One frame for everything already waiting; the time, first, is what it all goes by.
+        let mut batch = vec![Msg::Tick(Now::read()), msg];
+        while batch.len() < MAX_BATCH {
+            if let Ok(m) = rx.try_recv() {
+                batch.push(m);
+            } else if let Ok(up) = ready_rx.try_recv() {
+                batch.push(runner.attach(up));
+            } else {
+                match events.next().now_or_never() {
+                    Some(Some(Ok(ev))) => batch.extend(from_terminal(terminal, &state, ev)),
+                    Some(Some(Err(e))) => return Err(read_error(e)),
+                    Some(None) => {
+                        batch.push(Msg::Terminate);
+                        break;
+                    }
+                    None => break,
+                }
             }
-            runner.finish_class().await;
-            return Ok(matches!(state.phase, super::state::Phase::Running));
+        }
+        for msg in batch {
+            for effect in update(&mut state, &keymap, msg) {
+                runner.apply(effect);
+            }
+            if state.quit {
+                let unsaved = runner.finish().await;
+                return Ok((matches!(state.phase, Phase::Running), unsaved));
+            }
         }
     }
 }

@@ -4,9 +4,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::course::Course;
+use super::class_state::JoinedClass;
 use super::editor::Editor;
 use crate::cluster::node_op::NodeOp;
+use crate::lesson::clock::Now;
+use crate::lesson::course::Course;
+use crate::lesson::generation::Generation;
 use crate::runtime::docker::engine::PullProgress;
 use crate::sql::{Notice, ResultSet, SqlError, Target, TxState};
 use crate::telemetry::model::Snapshot;
@@ -110,7 +113,8 @@ pub struct Console {
     pub fresh: bool,
     /// The id of the run in flight; answers for other ids are stale and dropped.
     pub running: Option<u64>,
-    pub next_id: u64,
+    /// Where run ids come from.
+    pub runs: Generation,
     pub output: Output,
     pub tx: TxState,
     /// `\x`: one column per line.
@@ -123,6 +127,14 @@ pub struct Console {
     pub history_pos: Option<usize>,
     /// The text and target of the run in flight, for the tutorial's `ran` checks.
     pub running_text: (String, Target),
+}
+
+impl Console {
+    /// Whether an answer for run `id` is one the console waits for: only the newest run's,
+    /// and only while it runs.
+    pub fn awaits(&self, id: u64) -> bool {
+        self.running.is_some() && self.runs.is_current(id)
+    }
 }
 
 /// A node action in flight or just finished.
@@ -167,11 +179,15 @@ pub struct State {
     pub overlay: Overlay,
     pub lesson: LessonPane,
     pub course: Course,
+    /// The class the learner reports to, when they joined one.
+    pub class: Option<JoinedClass>,
     pub console: Console,
     pub dash: Dashboard,
     pub theme: ThemeName,
     /// The cluster's name and runtime, for the title bar.
     pub cluster: String,
+    /// The time as of the newest `Msg::Tick`: what `update` and the tutorial go by.
+    pub now: Now,
     pub quit: bool,
 }
 
@@ -188,12 +204,13 @@ impl State {
             overlay: Overlay::None,
             lesson,
             course: Course::without_lessons(None),
+            class: None,
             console: Console {
                 editor: Editor::default(),
                 target: Target::Write,
                 fresh: false,
                 running: None,
-                next_id: 1,
+                runs: Generation::default(),
                 output: Output::default(),
                 tx: TxState::Idle,
                 expanded: false,
@@ -205,6 +222,8 @@ impl State {
             dash: Dashboard::default(),
             theme,
             cluster,
+            // Until the loop's first tick.
+            now: Now::read(),
             quit: false,
         }
     }

@@ -72,6 +72,30 @@ pub fn theme(name: ThemeName) -> Theme {
     }
 }
 
+/// The theme the settings name (`light`, else dark), unless `NO_COLOR` asks for none.
+pub fn choose(setting: &str) -> ThemeName {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    pick(setting, no_color)
+}
+
+/// [`choose`] without the environment.
+pub fn pick(setting: &str, no_color: bool) -> ThemeName {
+    match setting {
+        _ if no_color => ThemeName::Mono,
+        "light" => ThemeName::Light,
+        _ => ThemeName::Dark,
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn no_color_wins_over_the_setting() {
+    assert_eq!(pick("light", true), ThemeName::Mono);
+    assert_eq!(pick("light", false), ThemeName::Light);
+    assert_eq!(pick("dark", false), ThemeName::Dark);
+    assert_eq!(pick("solarized", false), ThemeName::Dark);
+}
+
 const fn fg(c: Color) -> Style {
     Style::new().fg(c)
 }

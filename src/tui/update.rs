@@ -1,18 +1,16 @@
 //! The one place state changes: `update(&mut State, Msg) -> Vec<Effect>`.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEventKind};
+use crossterm::event::{KeyCode, KeyEvent, MouseEventKind};
 
 use super::keys::{Action, Keymap};
 use super::msg::{DRILL_ROUND, Effect, Msg, Startup};
-use super::state::{ActionStatus, Confirm, Focus, Overlay, Phase, ServedBy, StartupStep, State};
+use super::state::{ActionStatus, Confirm, Focus, Overlay, Phase, StartupStep, State};
 use super::update_class as class;
+use super::update_console::{editor_key, history_search_key, run, sql_event};
 use super::update_course as course;
 use crate::cluster::node_op::NodeOp;
-use crate::sql::meta::{self, Meta};
 use crate::sql::{SqlEvent, Target};
 
-/// How many results of one run the output keeps (a script of many statements).
-const MAX_RESULTS: usize = 20;
 /// Points per sparkline.
 const SPARK_POINTS: usize = 120;
 /// Fresh connections per served-by probe.
@@ -20,6 +18,10 @@ pub const SERVED_BY_CONNECTIONS: usize = 12;
 
 pub fn update(state: &mut State, keys: &Keymap, msg: Msg) -> Vec<Effect> {
     match msg {
+        Msg::Tick(now) => {
+            state.now = now;
+            Vec::new()
+        }
         Msg::Key(k) => key(state, keys, k),
         Msg::Mouse(m) => {
             match m.kind {
@@ -36,10 +38,7 @@ pub fn update(state: &mut State, keys: &Keymap, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
         Msg::Resize => Vec::new(),
-        Msg::Terminate => {
-            state.quit = true;
-            Vec::new()
-        }
+        Msg::Terminate => quit(state),
         Msg::Startup(s) => {
             let ready = s == Startup::Ready;
             startup(state, s);
@@ -85,7 +84,7 @@ pub fn update(state: &mut State, keys: &Keymap, msg: Msg) -> Vec<Effect> {
         }
         Msg::Sql(ev) => {
             let finished = match &ev {
-                SqlEvent::Finished { id, error, .. } if state.console.running == Some(*id) => {
+                SqlEvent::Finished { id, error, .. } if state.console.awaits(*id) => {
                     // A failure without a SQLSTATE (a lost connection) is still a failure.
                     Some(
                         error
@@ -116,14 +115,20 @@ pub fn update(state: &mut State, keys: &Keymap, msg: Msg) -> Vec<Effect> {
             class::on_drill_done(state, round, result)
         }
         Msg::Prepared { round, result } => course::on_prepared(state, round, result),
+        Msg::Recreated {
+            round,
+            actions,
+            result,
+        } => course::on_recreated(state, round, actions, result),
+        Msg::Membership { dir, found } => class::on_membership(state, dir, found),
         Msg::Class(m) => class::on_class(state, m),
         Msg::ClassStatus(s) => class::on_class_status(state, s),
         Msg::ClassNotice(n) => class::on_class_notice(state, n),
         Msg::SqlVerdicts {
-            round,
+            judging,
             verdicts,
             last,
-        } => course::on_sql_verdicts(state, round, verdicts, last),
+        } => course::on_sql_verdicts(state, judging, verdicts, last),
         Msg::ProgressNotSaved(e) => {
             state.course.notice = Some(e);
             Vec::new()
@@ -137,6 +142,19 @@ pub fn update(state: &mut State, keys: &Keymap, msg: Msg) -> Vec<Effect> {
             Vec::new()
         }
     }
+}
+
+/// The way out: the time on the open step is banked and the progress saved once more; the
+/// loop ends once the effects are handed over.
+fn quit(state: &mut State) -> Vec<Effect> {
+    if state.quit {
+        return Vec::new();
+    }
+    state.quit = true;
+    state.course.bank_time(state.now.at);
+    vec![Effect::SaveProgress(Box::new(
+        state.course.progress.clone(),
+    ))]
 }
 
 fn startup(state: &mut State, s: Startup) {
@@ -168,8 +186,7 @@ fn startup(state: &mut State, s: Startup) {
 fn key(state: &mut State, keys: &Keymap, k: KeyEvent) -> Vec<Effect> {
     let action = keys.action(&k);
     if action == Some(Action::Quit) {
-        state.quit = true;
-        return Vec::new();
+        return quit(state);
     }
     match &state.overlay {
         Overlay::Help => {
@@ -236,7 +253,7 @@ fn key(state: &mut State, keys: &Keymap, k: KeyEvent) -> Vec<Effect> {
 /// Keys that act the same in every pane; `None` when the key means something else here.
 fn global_action(state: &mut State, a: Action) -> Option<Vec<Effect>> {
     match a {
-        Action::Quit => state.quit = true,
+        Action::Quit => return Some(quit(state)),
         Action::Help => state.overlay = Overlay::Help,
         Action::FocusEditor => state.focus = Focus::Editor,
         Action::FocusNext | Action::FocusPrev => {
@@ -316,103 +333,6 @@ fn next_target(state: &State) -> Target {
             }
         }
     }
-}
-
-fn editor_key(state: &mut State, k: KeyEvent) -> Vec<Effect> {
-    let c = &mut state.console;
-    let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
-    match k.code {
-        KeyCode::Enter if ctrl || k.modifiers.contains(KeyModifiers::ALT) => return run(state),
-        KeyCode::Enter => c.editor.newline(),
-        KeyCode::Char('l') if ctrl => c.editor.clear(),
-        KeyCode::Char(ch) if !ctrl => c.editor.insert_char(ch),
-        KeyCode::Tab => c.editor.insert_str("  "),
-        KeyCode::Backspace => c.editor.backspace(),
-        KeyCode::Delete => c.editor.delete(),
-        KeyCode::Left => c.editor.left(),
-        KeyCode::Right => c.editor.right(),
-        KeyCode::Home => c.editor.home(),
-        KeyCode::End => c.editor.end(),
-        // On the first (last) line, Up (Down) walks through earlier runs.
-        KeyCode::Up => {
-            let moved = c.editor.up();
-            history_unless(state, moved, -1);
-        }
-        KeyCode::Down => {
-            let moved = c.editor.down();
-            history_unless(state, moved, 1);
-        }
-        _ => {}
-    }
-    Vec::new()
-}
-
-fn history_unless(state: &mut State, moved: bool, delta: isize) {
-    if !moved {
-        browse_history(state, delta);
-    }
-}
-
-/// Up on the first line and Down on the last walk through earlier runs, like a shell.
-fn browse_history(state: &mut State, delta: isize) {
-    let c = &mut state.console;
-    if c.history.is_empty() {
-        return;
-    }
-    let last = c.history.len() - 1;
-    let pos = match (c.history_pos, delta < 0) {
-        (None, true) => Some(last),
-        (None, false) => None,
-        (Some(0), true) => Some(0),
-        (Some(p), true) => Some(p - 1),
-        (Some(p), false) if p >= last => None,
-        (Some(p), false) => Some(p + 1),
-    };
-    c.history_pos = pos;
-    c.editor = match pos {
-        Some(p) => super::editor::Editor::from_text(&c.history[p]),
-        None => super::editor::Editor::default(),
-    };
-}
-
-fn history_search_key(state: &mut State, k: KeyEvent) -> Vec<Effect> {
-    let Overlay::HistorySearch { query, selected } = &mut state.overlay else {
-        return Vec::new();
-    };
-    match k.code {
-        KeyCode::Esc => state.overlay = Overlay::None,
-        KeyCode::Enter => {
-            let found = history_matches(&state.console.history, query);
-            if let Some(entry) = found.get(*selected) {
-                state.console.editor = super::editor::Editor::from_text(entry);
-                state.focus = Focus::Editor;
-            }
-            state.overlay = Overlay::None;
-        }
-        KeyCode::Up => *selected = selected.saturating_sub(1),
-        KeyCode::Down => *selected += 1,
-        KeyCode::Backspace => {
-            query.pop();
-            *selected = 0;
-        }
-        KeyCode::Char(c) if !k.modifiers.contains(KeyModifiers::CONTROL) => {
-            query.push(c);
-            *selected = 0;
-        }
-        _ => {}
-    }
-    Vec::new()
-}
-
-/// History entries containing `query` (any case), newest first.
-pub fn history_matches(history: &[String], query: &str) -> Vec<String> {
-    let q = query.to_lowercase();
-    history
-        .iter()
-        .rev()
-        .filter(|h| h.to_lowercase().contains(&q))
-        .cloned()
-        .collect()
 }
 
 fn nodes_key(state: &mut State, k: KeyEvent) -> Vec<Effect> {
@@ -507,150 +427,6 @@ fn scroll(state: &mut State, rows: isize, cols: isize) {
                 .unwrap_or(0)
                 .saturating_sub(1);
             o.scroll_col = add(o.scroll_col, cols).min(max_col);
-        }
-    }
-}
-
-/// F5: a backslash command is handled here or turned into SQL; SQL goes to the session.
-pub(super) fn run(state: &mut State) -> Vec<Effect> {
-    let c = &mut state.console;
-    let text = c.editor.text();
-    let trimmed = text.trim();
-    if trimmed.is_empty() || c.running.is_some() {
-        return Vec::new();
-    }
-    c.history_pos = None;
-    if c.history.last().map(String::as_str) != Some(trimmed) {
-        c.history.push(trimmed.to_string());
-    }
-    // `\connect` opens a new session even to the target the console has.
-    let mut reconnect = false;
-    let sql = match meta::parse(trimmed) {
-        Meta::Sql(sql) => sql,
-        Meta::ListTables => meta::list_tables_sql().to_string(),
-        Meta::Describe(name) => meta::describe_sql(&name),
-        Meta::ToggleExpanded => {
-            c.expanded = !c.expanded;
-            c.output.info = Some(format!("expanded display is {}", on_off(c.expanded)));
-            return vec![Effect::SaveHistory];
-        }
-        Meta::ToggleTiming => {
-            c.timing = !c.timing;
-            c.output.info = Some(format!("timing is {}", on_off(c.timing)));
-            return vec![Effect::SaveHistory];
-        }
-        Meta::ConnInfo => {
-            let served = c
-                .output
-                .served_by
-                .as_ref()
-                .map(|s| {
-                    format!(
-                        ", last answered by {}",
-                        s.node.clone().unwrap_or_else(|| s.address.clone())
-                    )
-                })
-                .unwrap_or_default();
-            c.output.info = Some(format!(
-                "target {} ({} session){served}",
-                c.target.label(),
-                if c.fresh { "a fresh" } else { "one sticky" }
-            ));
-            return vec![Effect::SaveHistory];
-        }
-        Meta::Connect(url) => {
-            if let Err(e) = crate::sql::url::parse(&url) {
-                c.output.info = Some(format!("\\connect: cannot use that string: {e}"));
-                return vec![Effect::SaveHistory];
-            }
-            c.target = Target::Url(url);
-            reconnect = true;
-            meta::connect_probe_sql().to_string()
-        }
-        Meta::MissingArgument { input, usage } => {
-            c.output.info = Some(format!("{input} needs an argument: {usage}"));
-            return vec![Effect::SaveHistory];
-        }
-        Meta::Unknown(cmd) => {
-            c.output.info = Some(format!(
-                "unknown command {cmd}: try \\dt, \\d NAME, \\x, \\timing, \\conninfo, \\c URL"
-            ));
-            return vec![Effect::SaveHistory];
-        }
-    };
-    let id = c.next_id;
-    c.next_id += 1;
-    c.running = Some(id);
-    c.running_text = (trimmed.to_string(), c.target.clone());
-    // The run counts for the step open now, not for one opened while it runs.
-    state.course.run_round = state.course.judge_gen;
-    c.output = super::state::Output::default();
-    vec![
-        Effect::RunSql {
-            id,
-            target: c.target.clone(),
-            text: sql,
-            fresh: c.fresh,
-            reconnect,
-        },
-        Effect::SaveHistory,
-    ]
-}
-
-fn on_off(b: bool) -> &'static str {
-    if b { "on" } else { "off" }
-}
-
-fn sql_event(state: &mut State, ev: SqlEvent) {
-    let id = match &ev {
-        SqlEvent::Started { id, .. }
-        | SqlEvent::Notice { id, .. }
-        | SqlEvent::Preview { id, .. }
-        | SqlEvent::Result { id, .. }
-        | SqlEvent::Finished { id, .. } => *id,
-    };
-    // An answer to a run the console no longer waits for.
-    if state.console.running != Some(id) {
-        return;
-    }
-    let snapshot = state.dash.snapshot.clone();
-    let c = &mut state.console;
-    let preview = matches!(ev, SqlEvent::Preview { .. });
-    match ev {
-        SqlEvent::Started { .. } => {}
-        SqlEvent::Notice { notice, .. } => c.output.notices.push(notice),
-        SqlEvent::Preview { result, .. } | SqlEvent::Result { result, .. } => {
-            // A statement's preview is replaced by its next preview or its result.
-            if c.output.preview {
-                c.output.results.pop();
-            }
-            if c.output.results.len() >= MAX_RESULTS {
-                c.output.results.remove(0);
-            }
-            c.output.results.push(result);
-            c.output.preview = preview;
-        }
-        SqlEvent::Finished {
-            served_by,
-            elapsed,
-            tx,
-            error,
-            ..
-        } => {
-            c.running = None;
-            c.tx = tx;
-            c.output.error = error;
-            c.output.elapsed = Some(elapsed);
-            c.output.served_by = served_by.map(|address| {
-                let node = snapshot
-                    .as_ref()
-                    .and_then(|s| s.nodes.iter().find(|n| n.address == address));
-                ServedBy {
-                    node: node.map(|n| n.name.clone()),
-                    role: node.map(|n| n.role.as_str().to_string()),
-                    address,
-                }
-            });
         }
     }
 }

@@ -1,19 +1,45 @@
 //! `update` for the class: progress events for the hub, and what the instructor sends back
 //! (broadcasts, pace, drills).
 
-use super::course::{CheckState, DrillRun};
+use std::path::PathBuf;
+
+use super::class_state::{DrillRun, JoinedClass};
 use super::msg::{DRILL_ROUND, Effect, Fresh};
 use super::state::{Phase, State};
+use crate::classroom::membership::Membership;
 use crate::classroom::queue::{ClassEvent, EventKind};
 use crate::classroom::reporter::{ClassMsg, ReporterState};
 use crate::cluster::node_op::NodeOp;
 use crate::cluster::status::Role;
+use crate::lesson::course::CheckState;
 use crate::lesson::model::Action;
+
+/// A learner who joined a class reports to it from the start.
+pub fn on_membership(
+    state: &mut State,
+    dir: PathBuf,
+    found: Result<Option<Membership>, String>,
+) -> Vec<Effect> {
+    match found {
+        Ok(Some(m)) => {
+            state.class = Some(JoinedClass::new(m.name.clone(), m.allow_drills));
+            vec![Effect::JoinClass {
+                membership: Box::new(m),
+                dir,
+            }]
+        }
+        Ok(None) => Vec::new(),
+        Err(e) => {
+            state.console.output.info = Some(format!("progress is not reported to the class: {e}"));
+            Vec::new()
+        }
+    }
+}
 
 /// A progress event about the open step, for the class, when the learner is in one.
 pub(super) fn report(state: &State, kind: EventKind, detail: serde_json::Value) -> Option<Effect> {
+    state.class.as_ref()?;
     let c = &state.course;
-    c.class.as_ref()?;
     let event = ClassEvent::new(
         kind,
         c.lesson().map(|l| l.id.clone()),
@@ -24,7 +50,7 @@ pub(super) fn report(state: &State, kind: EventKind, detail: serde_json::Value) 
 
 /// `lesson_opened` when the lesson is new to this visit (or starts again), and `step_opened`.
 pub(super) fn report_opened(state: &mut State, l: usize, s: usize, starting: bool) -> Vec<Effect> {
-    let Some(class) = &mut state.course.class else {
+    let Some(class) = &mut state.class else {
         return Vec::new();
     };
     let new_lesson = starting || class.lesson_reported != Some(l);
@@ -81,15 +107,10 @@ pub(super) fn locked(state: &State, l: usize) -> Option<String> {
         return None;
     }
     let id = state.course.lessons.get(l).map_or("", |x| x.id.as_str());
-    let open = state
-        .course
-        .class
-        .as_ref()
-        .and_then(|c| c.pace)
-        .map_or_else(String::new, |n| match n {
-            1 => " (lesson 1 is open)".into(),
-            n => format!(" (lessons 1–{n} are open)"),
-        });
+    let open = state.course.pace.map_or_else(String::new, |n| match n {
+        1 => " (lesson 1 is open)".into(),
+        n => format!(" (lessons 1–{n} are open)"),
+    });
     Some(format!(
         "{id} is locked by the instructor for now{open}: it opens when the class gets there"
     ))
@@ -97,7 +118,7 @@ pub(super) fn locked(state: &State, l: usize) -> Option<String> {
 
 /// What the instructor sent.
 pub fn on_class(state: &mut State, msg: ClassMsg) -> Vec<Effect> {
-    let Some(class) = &mut state.course.class else {
+    let Some(class) = &mut state.class else {
         return Vec::new();
     };
     match msg {
@@ -107,7 +128,7 @@ pub fn on_class(state: &mut State, msg: ClassMsg) -> Vec<Effect> {
             Vec::new()
         }
         ClassMsg::Pace(pace) => {
-            class.pace = pace;
+            state.course.pace = pace;
             Vec::new()
         }
         ClassMsg::Drill { id, action, note } => drill(state, id, action, note),
@@ -115,7 +136,7 @@ pub fn on_class(state: &mut State, msg: ClassMsg) -> Vec<Effect> {
 }
 
 pub fn on_class_status(state: &mut State, status: ReporterState) -> Vec<Effect> {
-    if let Some(class) = &mut state.course.class {
+    if let Some(class) = &mut state.class {
         class.status = status;
     }
     Vec::new()
@@ -173,7 +194,7 @@ pub fn drill_actions(
 /// A drill from the instructor: run on this learner's cluster when they allowed it, else
 /// skipped; either way the class hears what happened.
 pub(super) fn drill(state: &mut State, id: i64, action: String, note: String) -> Vec<Effect> {
-    let Some(class) = &state.course.class else {
+    let Some(class) = &state.class else {
         return Vec::new();
     };
     let planned = if !class.allow_drills {
@@ -208,7 +229,7 @@ pub(super) fn drill(state: &mut State, id: i64, action: String, note: String) ->
             )
         }
     };
-    if let Some(class) = &mut state.course.class {
+    if let Some(class) = &mut state.class {
         class.drill = Some(DrillRun {
             id,
             action,
@@ -223,7 +244,6 @@ pub(super) fn drill(state: &mut State, id: i64, action: String, note: String) ->
 /// A drill's actions are done (or failed): shown, and reported.
 pub fn on_drill_done(state: &mut State, round: u64, result: Result<String, String>) -> Vec<Effect> {
     let Some(d) = state
-        .course
         .class
         .as_mut()
         .and_then(|c| c.drill.as_mut())

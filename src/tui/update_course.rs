@@ -1,16 +1,16 @@
 //! `update` for the tutorial: opening steps, judging their checks, hints, quizzes, the
 //! solution, moving between steps and lessons.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::course::{Busy, Course, REJUDGE_EVERY};
 use super::editor::Editor;
 use super::msg::{Effect, Fresh};
 use super::state::{Focus, Overlay, State};
 use super::update_class::{locked, report, report_checked, report_opened};
 use crate::classroom::queue::EventKind;
+use crate::lesson::course::{Busy, Course, REJUDGE_EVERY};
 use crate::lesson::evaluate::{Run, Verdict};
 use crate::lesson::model::Action;
 use crate::lesson::probe::patience;
@@ -19,12 +19,6 @@ use crate::lesson::progress::StepOutcome;
 /// How long a solution's SQL may run before its actions go ahead anyway (a commit waiting
 /// for a synchronous standby never ends by itself).
 pub const SOLUTION_SQL_GRACE: Duration = Duration::from_secs(2);
-
-fn now_unix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
 
 fn save(course: &Course) -> Effect {
     Effect::SaveProgress(Box::new(course.progress.clone()))
@@ -46,6 +40,7 @@ pub fn on_ready(state: &mut State) -> Vec<Effect> {
 
 /// Opens step `s` of lesson `l`. `starting` runs the lesson's own setup first.
 pub fn open(state: &mut State, l: usize, s: usize, starting: bool, fresh: Fresh) -> Vec<Effect> {
+    let now = state.now;
     let c = &mut state.course;
     let Some(lesson) = c.lessons.get(l).cloned() else {
         return Vec::new();
@@ -53,12 +48,17 @@ pub fn open(state: &mut State, l: usize, s: usize, starting: bool, fresh: Fresh)
     let Some(step) = lesson.steps.get(s).cloned() else {
         return Vec::new();
     };
-    c.bank_time();
+    c.bank_time(now.at);
     c.at = Some((l, s));
     c.reset_step_state();
+    // What the class was told to wait for belonged to the old step too.
+    if let Some(class) = &mut state.class {
+        class.new_step();
+    }
+    let c = &mut state.course;
     // Whatever the previous step was waiting for is no longer this step's business.
     c.busy = None;
-    c.opened_at = Some(Instant::now());
+    c.opened_at = Some(now.at);
     c.progress.current_lesson = Some(lesson.id.clone());
     c.progress
         .lessons
@@ -101,7 +101,7 @@ pub fn open(state: &mut State, l: usize, s: usize, starting: bool, fresh: Fresh)
             Busy::Preparing(format!("{} setup", lesson.id))
         });
         effects.push(Effect::Prepare {
-            round: c.judge_gen,
+            round: c.round.current(),
             fresh,
             lesson: lesson.id.clone(),
             actions,
@@ -119,20 +119,18 @@ pub fn judge(state: &mut State, wait: Duration) -> Vec<Effect> {
     }
     let mut effects = Vec::new();
     if c.judge_local(snap.as_deref()) {
-        c.judging = true;
-        c.last_judged = Some(Instant::now());
+        let judging = c.start_judging(state.now.at);
         effects.push(Effect::JudgeSql {
-            round: c.judge_gen,
+            judging,
             checks: c.sql_checks(),
             patience: wait,
         });
-        if let Some(class) = &mut c.class {
-            class.judgings_started += 1;
+        if let Some(class) = &mut state.class {
             if std::mem::take(&mut class.check_asked) {
-                class.report_after = Some(class.judgings_started);
+                class.report_after = Some(judging);
             }
         }
-    } else if c
+    } else if state
         .class
         .as_mut()
         .is_some_and(|class| std::mem::take(&mut class.check_asked))
@@ -146,7 +144,7 @@ pub fn judge(state: &mut State, wait: Duration) -> Vec<Effect> {
 /// Records the step when every check passes.
 fn passed(state: &mut State) -> Vec<Effect> {
     let before = state.course.step_done();
-    if !state.course.record_if_passed(now_unix()) {
+    if !state.course.record_if_passed(state.now) {
         return Vec::new();
     }
     let mut effects = vec![save(&state.course)];
@@ -179,7 +177,8 @@ pub fn on_run_finished(
     target: crate::sql::Target,
     sqlstate: Option<String>,
 ) -> Vec<Effect> {
-    if state.course.step().is_none() || state.course.run_round != state.course.judge_gen {
+    let c = &state.course;
+    if c.step().is_none() || !c.round.is_current(c.run_round) {
         return Vec::new();
     }
     state.course.attempt.runs.push(Run {
@@ -187,7 +186,7 @@ pub fn on_run_finished(
         target,
         sqlstate,
     });
-    if let Some(class) = &mut state.course.class {
+    if let Some(class) = &mut state.class {
         class.check_asked = true;
     }
     let mut effects = solution_actions(state);
@@ -206,11 +205,12 @@ pub fn on_snapshot(state: &mut State) -> Vec<Effect> {
         return Vec::new();
     };
     state.course.learn_addresses(&snap);
+    let now = state.now;
     let mut effects = Vec::new();
     if state
         .course
         .pending_since
-        .is_some_and(|t| t.elapsed() >= SOLUTION_SQL_GRACE)
+        .is_some_and(|t| now.since(t) >= SOLUTION_SQL_GRACE)
     {
         effects.extend(solution_actions(state));
     }
@@ -221,39 +221,32 @@ pub fn on_snapshot(state: &mut State) -> Vec<Effect> {
     let newest = snap.events.last().map_or(0, |e| e.at_ms);
     let moved = newest > c.last_event_ms;
     c.last_event_ms = c.last_event_ms.max(newest);
-    let due = c.last_judged.is_none_or(|t| t.elapsed() >= REJUDGE_EVERY);
+    let due = c.last_judged.is_none_or(|t| now.since(t) >= REJUDGE_EVERY);
     let has_sql = c.judge_local(Some(&snap));
     if has_sql && !c.judging && (moved || due) {
-        c.judging = true;
-        c.last_judged = Some(Instant::now());
+        let judging = c.start_judging(now.at);
         effects.push(Effect::JudgeSql {
-            round: c.judge_gen,
+            judging,
             checks: c.sql_checks(),
             patience: Duration::ZERO,
         });
-        if let Some(class) = &mut c.class {
-            class.judgings_started += 1;
-        }
     }
     effects.extend(passed(state));
     effects
 }
 
+/// Answers of judging `judging`; only the newest judging's count.
 pub fn on_sql_verdicts(
     state: &mut State,
-    round: u64,
+    judging: u64,
     verdicts: Vec<(usize, Verdict)>,
     last: bool,
 ) -> Vec<Effect> {
-    let current = round == state.course.judge_gen;
-    state.course.apply_sql_verdicts(round, verdicts, last);
+    let taken = state.course.apply_sql_verdicts(judging, verdicts, last);
     let mut effects = Vec::new();
-    if let Some(class) = state.course.class.as_mut().filter(|_| current && last) {
-        class.judgings_ended += 1;
-        if class
-            .report_after
-            .is_some_and(|n| class.judgings_ended >= n)
-        {
+    if let Some(class) = state.class.as_mut().filter(|_| taken && last) {
+        // The judging asked for, or a newer one that replaced it, is done.
+        if class.report_after.is_some_and(|asked| judging >= asked) {
             class.report_after = None;
             effects.extend(report_checked(state));
         }
@@ -265,7 +258,7 @@ pub fn on_sql_verdicts(
 /// Setup or solution actions are done (or failed: the pane says why).
 pub fn on_prepared(state: &mut State, round: u64, result: Result<String, String>) -> Vec<Effect> {
     let c = &mut state.course;
-    if round != c.judge_gen {
+    if !c.round.is_current(round) {
         return Vec::new();
     }
     c.busy = None;
@@ -278,9 +271,31 @@ pub fn on_prepared(state: &mut State, round: u64, result: Result<String, String>
     judge(state, wait)
 }
 
+/// The cluster made anew for round `round` is attached: its actions run on it now. When it
+/// could not be made, the step says why, as when its setup fails.
+pub fn on_recreated(
+    state: &mut State,
+    round: u64,
+    actions: Vec<Action>,
+    result: Result<(), String>,
+) -> Vec<Effect> {
+    if !state.course.round.is_current(round) {
+        return Vec::new();
+    }
+    match result {
+        Ok(()) => vec![Effect::Prepare {
+            round,
+            fresh: Fresh::Never,
+            lesson: String::new(),
+            actions,
+        }],
+        Err(e) => on_prepared(state, round, Err(e)),
+    }
+}
+
 pub fn check_now(state: &mut State) -> Vec<Effect> {
     state.course.judging = false;
-    if let Some(class) = &mut state.course.class {
+    if let Some(class) = &mut state.class {
         class.check_asked = true;
         class.unread = 0;
     }
@@ -304,7 +319,7 @@ pub fn hint(state: &mut State) -> Vec<Effect> {
     record.hints_used = record.hints_used.max(c.hints_shown as u32);
     state.focus = Focus::Lesson;
     let detail = serde_json::json!({ "shown": c.hints_shown, "of": step.hints.len() });
-    if let Some(class) = &mut c.class {
+    if let Some(class) = &mut state.class {
         class.unread = 0;
     }
     let mut effects = vec![save(&state.course)];
@@ -357,9 +372,9 @@ pub fn solve(state: &mut State) -> Vec<Effect> {
             state.focus = Focus::Editor;
             if !actions.is_empty() {
                 state.course.pending_actions = Some(actions);
-                state.course.pending_since = Some(Instant::now());
+                state.course.pending_since = Some(state.now.at);
             }
-            effects.extend(super::update::run(state));
+            effects.extend(super::update_console::run(state));
         }
         None => {
             state.course.pending_actions = Some(actions);
@@ -378,7 +393,7 @@ fn solution_actions(state: &mut State) -> Vec<Effect> {
     c.pending_since = None;
     c.busy = Some(Busy::Solving);
     vec![Effect::Prepare {
-        round: c.judge_gen,
+        round: c.round.current(),
         fresh: Fresh::Never,
         lesson: c.lesson().map(|l| l.id.clone()).unwrap_or_default(),
         actions,
@@ -453,7 +468,7 @@ pub fn reset(state: &mut State, l: usize) -> Vec<Effect> {
         }
     }
     // Time on the step open now belongs to it before its lesson is forgotten.
-    state.course.bank_time();
+    state.course.bank_time(state.now.at);
     state.course.progress.reset_lesson(&lesson.id);
     state.course.busy = None;
     let mut effects = open(state, l, 0, true, Fresh::Always);
@@ -517,5 +532,5 @@ pub fn lesson_pane_key(state: &mut State, k: KeyEvent) -> Option<Vec<Effect>> {
 }
 
 #[cfg(test)]
-#[path = "update_course_tests.rs"]
+#[path = "update_course_tests/mod.rs"]
 mod tests;

@@ -7,6 +7,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::*;
 use crate::cluster::state::RuntimeKind;
 use crate::cluster::status::{EndpointsView, NodeState, Role};
+use crate::sql::history::search;
+use crate::sql::meta;
 use crate::sql::{ResultSet, TxState};
 use crate::telemetry::model::{NodeTelemetry, Snapshot};
 use crate::tui::state::{LessonPane, ThemeName};
@@ -114,7 +116,7 @@ fn f5_runs_the_editor_and_the_answer_carries_a_badge() {
                 fresh: false,
                 reconnect: false
             },
-            Effect::SaveHistory
+            Effect::SaveHistory("SELECT 1;".into())
         ]
     );
     assert_eq!(s.console.running, Some(1));
@@ -227,7 +229,10 @@ fn previews_of_a_long_result_are_replaced_by_it() {
 fn backslash_commands_change_the_console_without_sql() {
     let mut s = running();
     type_text(&mut s, "\\x");
-    assert_eq!(press(&mut s, KeyCode::F(5)), [Effect::SaveHistory]);
+    assert_eq!(
+        press(&mut s, KeyCode::F(5)),
+        [Effect::SaveHistory("\\x".into())]
+    );
     assert!(s.console.expanded);
     assert_eq!(s.console.running, None);
     ctrl(&mut s, 'l');
@@ -256,7 +261,7 @@ fn connect_sets_a_url_target_and_runs_where_it_landed() {
                 fresh: false,
                 reconnect: true
             },
-            Effect::SaveHistory
+            Effect::SaveHistory(typed.clone())
         ]
     );
     assert_eq!(s.console.target, Target::Url(url.into()));
@@ -323,7 +328,7 @@ fn a_malformed_url_is_refused_before_anything_runs() {
         type_text(&mut s, typed);
         assert_eq!(
             press(&mut s, KeyCode::F(5)),
-            [Effect::SaveHistory],
+            [Effect::SaveHistory(typed.into())],
             "{typed}"
         );
         assert_eq!(s.console.running, None);
@@ -334,7 +339,10 @@ fn a_malformed_url_is_refused_before_anything_runs() {
     // `\c` alone says how it is used.
     ctrl(&mut s, 'l');
     type_text(&mut s, "\\c");
-    assert_eq!(press(&mut s, KeyCode::F(5)), [Effect::SaveHistory]);
+    assert_eq!(
+        press(&mut s, KeyCode::F(5)),
+        [Effect::SaveHistory("\\c".into())]
+    );
     let info = s.console.output.info.clone().expect("usage");
     assert!(info.starts_with("\\c needs an argument: "), "{info}");
     assert!(info.contains("target_session_attrs=read-write"), "{info}");
@@ -480,8 +488,5 @@ fn history_is_browsed_and_searched() {
     press(&mut s, KeyCode::Down);
     press(&mut s, KeyCode::Enter);
     assert_eq!(s.console.editor.text(), "SELECT 1");
-    assert_eq!(
-        history_matches(&s.console.history, "sel"),
-        ["SELECT 2", "SELECT 1"]
-    );
+    assert_eq!(search(&s.console.history, "sel"), ["SELECT 2", "SELECT 1"]);
 }

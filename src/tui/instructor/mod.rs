@@ -3,7 +3,6 @@
 
 pub mod ui;
 
-use std::io::stdout;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +21,8 @@ use crate::classroom::instructor::{
 use crate::classroom::roster::{LessonInfo, Roster};
 use crate::error::{Error, Result};
 use crate::settings::Settings;
-use crate::tui::state::ThemeName;
+use crate::tui::terminal::{self, Mouse};
+use crate::tui::theme;
 use ui::{Action, Link, View};
 
 /// At most one roster read in flight, and one more if a notification came in meanwhile:
@@ -73,7 +73,8 @@ const READ_LIMIT: Duration = Duration::from_secs(10);
 /// How long an action (an export of a big class included) may take.
 const ACT_LIMIT: Duration = Duration::from_secs(30);
 
-enum Msg {
+/// What the live view's loop reacts to.
+enum LiveMsg {
     Key(crossterm::event::KeyEvent),
     Redraw,
     Notified(i64),
@@ -92,40 +93,17 @@ enum Msg {
     Terminate,
 }
 
-/// Restores the terminal before the panic's message, so it is readable.
-fn install_panic_hook() {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        ratatui::restore();
-        previous(info);
-        std::process::exit(101);
-    }));
-}
-
-fn theme() -> ThemeName {
-    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
-        ThemeName::Mono
-    } else {
-        ThemeName::Dark
-    }
-}
-
 pub async fn view(settings: &Settings, db: Option<&str>) -> Result<()> {
     let lessons = lessons(settings)?;
     // Reach the hub before taking the terminal: a wrong URL is then a plain message.
     let (hub, class) = open(settings, db).await?;
     listen(&hub.client, class.session_id).await?;
     let mut view = View::new(class.session_id, &class.title, &mask(&class.url), lessons);
-    view.theme = if settings.theme == "light" && theme() == ThemeName::Dark {
-        ThemeName::Light
-    } else {
-        theme()
-    };
-    install_panic_hook();
-    let mut terminal = ratatui::init();
-    let result = live(&mut terminal, view, hub, class).await;
-    ratatui::restore();
-    let _ = std::io::Write::flush(&mut stdout());
+    view.theme = theme::choose(&settings.theme);
+    terminal::install_panic_hook(None);
+    let mut screen = terminal::enter(Mouse::Ignored);
+    let result = live(&mut screen, view, hub, class).await;
+    terminal::restore();
     result
 }
 
@@ -142,41 +120,41 @@ async fn listen(client: &Client, session: i64) -> Result<()> {
 fn forward(
     mut notes: mpsc::UnboundedReceiver<tokio_postgres::Notification>,
     link: u64,
-    tx: mpsc::Sender<Msg>,
+    tx: mpsc::Sender<LiveMsg>,
 ) {
     tokio::spawn(async move {
         while let Some(n) = notes.recv().await {
             // A session's own channel carries no session id; any note on it is ours.
             let session = n.payload().parse().unwrap_or(-1);
-            if tx.send(Msg::Notified(session)).await.is_err() {
+            if tx.send(LiveMsg::Notified(session)).await.is_err() {
                 return;
             }
         }
         let why = "the connection ended".to_string();
-        let _ = tx.send(Msg::Lost { link, why }).await;
+        let _ = tx.send(LiveMsg::Lost { link, why }).await;
     });
 }
 
-fn reconnect(class: ClassSession, after: Duration, tx: mpsc::Sender<Msg>) {
+fn reconnect(class: ClassSession, after: Duration, tx: mpsc::Sender<LiveMsg>) {
     tokio::spawn(async move {
         tokio::time::sleep(after).await;
         let msg = match connect(&class.url, APPLICATION_NAME).await {
             Ok(hub) => match listen(&hub.client, class.session_id).await {
-                Ok(()) => Msg::Connected(hub),
-                Err(e) => Msg::Retry(e.message),
+                Ok(()) => LiveMsg::Connected(hub),
+                Err(e) => LiveMsg::Retry(e.message),
             },
-            Err(e) => Msg::Retry(e.to_string()),
+            Err(e) => LiveMsg::Retry(e.to_string()),
         };
         let _ = tx.send(msg).await;
     });
 }
 
-fn read(link: &Connection, class: &ClassSession, tx: &mpsc::Sender<Msg>) {
+fn read(link: &Connection, class: &ClassSession, tx: &mpsc::Sender<LiveMsg>) {
     let (client, class, tx, id) = (link.client.clone(), class.clone(), tx.clone(), link.id);
     tokio::spawn(async move {
         let msg = match tokio::time::timeout(READ_LIMIT, read_roster(&client, &class)).await {
-            Ok(r) => Msg::Read(id, r),
-            Err(_) => Msg::Lost {
+            Ok(r) => LiveMsg::Read(id, r),
+            Err(_) => LiveMsg::Lost {
                 link: id,
                 why: format!("the hub did not answer for {} s", READ_LIMIT.as_secs()),
             },
@@ -191,13 +169,13 @@ struct Connection {
     id: u64,
 }
 
-/// Runs an action on the hub; its outcome comes back as [`Msg::Done`].
+/// Runs an action on the hub; its outcome comes back as [`LiveMsg::Done`].
 fn act(
     action: Action,
     view: &mut View,
     client: &Arc<Client>,
     class: &ClassSession,
-    tx: &mpsc::Sender<Msg>,
+    tx: &mpsc::Sender<LiveMsg>,
 ) {
     let (client, class, tx) = (client.clone(), class.clone(), tx.clone());
     let lessons = view.lessons.clone();
@@ -220,7 +198,7 @@ fn act(
                 ACT_LIMIT.as_secs()
             ))),
         };
-        let _ = tx.send(Msg::Done(outcome.map_err(|e| e.message))).await;
+        let _ = tx.send(LiveMsg::Done(outcome.map_err(|e| e.message))).await;
     });
 }
 
@@ -263,7 +241,7 @@ async fn live(
     hub: Hub,
     class: ClassSession,
 ) -> Result<()> {
-    let (tx, mut rx) = mpsc::channel::<Msg>(1024);
+    let (tx, mut rx) = mpsc::channel::<LiveMsg>(1024);
     let mut link = Connection {
         client: Arc::new(hub.client),
         id: 0,
@@ -286,33 +264,33 @@ async fn live(
         terminal.draw(|f| ui::draw(f, &view)).map_err(draw_err)?;
         let msg = tokio::select! {
             ev = keys.next() => match ev {
-                Some(Ok(Event::Key(k))) => Msg::Key(k),
-                Some(Ok(Event::Resize(..))) => Msg::Redraw,
+                Some(Ok(Event::Key(k))) => LiveMsg::Key(k),
+                Some(Ok(Event::Resize(..))) => LiveMsg::Redraw,
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(Error::new(format!("cannot read the terminal: {e}"))),
-                None => Msg::Terminate,
+                None => LiveMsg::Terminate,
             },
             Some(m) = rx.recv() => m,
-            _ = tick.tick() => Msg::Redraw,
-            _ = term.recv() => Msg::Terminate,
-            _ = tokio::signal::ctrl_c() => Msg::Terminate,
+            _ = tick.tick() => LiveMsg::Redraw,
+            _ = term.recv() => LiveMsg::Terminate,
+            _ = tokio::signal::ctrl_c() => LiveMsg::Terminate,
         };
         match msg {
-            Msg::Key(k) => match ui::on_key(&mut view, k) {
+            LiveMsg::Key(k) => match ui::on_key(&mut view, k) {
                 Some(Action::Quit) => return Ok(()),
                 Some(action) => act(action, &mut view, &link.client, &class, &tx),
                 None => {}
             },
-            Msg::Redraw => {}
-            Msg::Notified(session) => {
+            LiveMsg::Redraw => {}
+            LiveMsg::Notified(session) => {
                 if (session == class.session_id || session == -1) && refresh.wanted() {
                     read(&link, &class, &tx);
                 }
                 // Nothing on screen changed yet; the read's answer redraws.
                 continue;
             }
-            Msg::Read(id, _) if id != link.id => continue,
-            Msg::Read(_, Ok(r)) => {
+            LiveMsg::Read(id, _) if id != link.id => continue,
+            LiveMsg::Read(_, Ok(r)) => {
                 read_at = Instant::now();
                 view.now = r.read_at;
                 view.roster = Some(r);
@@ -321,20 +299,20 @@ async fn live(
                     read(&link, &class, &tx);
                 }
             }
-            Msg::Read(_, Err(e)) => {
+            LiveMsg::Read(_, Err(e)) => {
                 view.warn(e.message);
                 if refresh.finished() {
                     read(&link, &class, &tx);
                 }
             }
-            Msg::Done(outcome) => {
+            LiveMsg::Done(outcome) => {
                 view.busy = None;
                 match outcome {
                     Ok(text) => view.say(text),
                     Err(text) => view.warn(text),
                 }
             }
-            Msg::Lost { link: id, why } => {
+            LiveMsg::Lost { link: id, why } => {
                 // A connection already replaced, or one being replaced, changes nothing.
                 if id == link.id && !reconnecting {
                     reconnecting = true;
@@ -345,12 +323,12 @@ async fn live(
                     reconnect(class.clone(), retry, tx.clone());
                 }
             }
-            Msg::Retry(why) => {
+            LiveMsg::Retry(why) => {
                 retry = (retry * 2).min(MAX_RETRY);
                 view.link = Link::Lost(why);
                 reconnect(class.clone(), retry, tx.clone());
             }
-            Msg::Connected(hub) => {
+            LiveMsg::Connected(hub) => {
                 link = Connection {
                     client: Arc::new(hub.client),
                     id: link.id + 1,
@@ -363,7 +341,7 @@ async fn live(
                     read(&link, &class, &tx);
                 }
             }
-            Msg::Terminate => return Ok(()),
+            LiveMsg::Terminate => return Ok(()),
         }
         if let Some(r) = &view.roster {
             view.now = r.read_at + read_at.elapsed();

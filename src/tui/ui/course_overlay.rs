@@ -78,7 +78,7 @@ pub fn lessons(frame: &mut Frame, area: Rect, state: &State, selected: usize, t:
             ));
         }
     }
-    if let Some(why) = course
+    if let Some(why) = state
         .class
         .as_ref()
         .and_then(|c| c.status.last_error.as_ref())

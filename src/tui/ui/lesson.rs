@@ -18,7 +18,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, focused: bool, t: &T
         let block = pane(title, focused, t);
         let inner = block.inner(area);
         frame.render_widget(block, area);
-        let status = super::lesson_step::status(&state.course, step, t);
+        let status = super::lesson_step::status(&state.course, state.class.as_ref(), step, t);
         // Room for a row more than estimated: a check's detail can change length any moment.
         // The text above keeps at least a few rows; the checks take what else they need.
         let rows = (wrapped_height(&status, inner.width) + 1).min(inner.height.saturating_sub(5));

@@ -4,10 +4,11 @@
 use ratatui::text::{Line, Span};
 
 use super::lesson::{inline_owned, lines as markdown};
+use crate::lesson::course::{CheckState, Course};
 use crate::lesson::model::Step;
 use crate::lesson::progress::StepOutcome;
 use crate::lesson::verify::describe;
-use crate::tui::course::{CheckState, Class, Course};
+use crate::tui::class_state::JoinedClass;
 use crate::tui::theme::Theme;
 
 fn owned(line: Line<'_>) -> Line<'static> {
@@ -75,7 +76,12 @@ pub fn body<'a>(course: &Course, step: &'a Step, t: &Theme) -> Vec<Line<'a>> {
 }
 
 /// How each check stands and what to do next: always in sight at the foot of the pane.
-pub fn status(course: &Course, step: &Step, t: &Theme) -> Vec<Line<'static>> {
+pub fn status(
+    course: &Course,
+    class: Option<&JoinedClass>,
+    step: &Step,
+    t: &Theme,
+) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     let done = course.step_done().is_some();
     for (check, state) in step.checks.iter().zip(&course.checks) {
@@ -93,12 +99,12 @@ pub fn status(course: &Course, step: &Step, t: &Theme) -> Vec<Line<'static>> {
             Span::raw(detail),
         ]));
     }
-    out.extend(footer(course, step, t));
+    out.extend(footer(course, class, step, t));
     out
 }
 
 /// The instructor's latest message and the drill running or just run.
-fn class_lines(class: &Class, t: &Theme) -> Vec<Line<'static>> {
+fn class_lines(class: &JoinedClass, t: &Theme) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     if let Some(text) = &class.broadcast {
         out.push(Line::from(vec![
@@ -130,9 +136,14 @@ fn class_lines(class: &Class, t: &Theme) -> Vec<Line<'static>> {
 }
 
 /// What is going on, or what to do next.
-fn footer(course: &Course, step: &Step, t: &Theme) -> Vec<Line<'static>> {
+fn footer(
+    course: &Course,
+    class: Option<&JoinedClass>,
+    step: &Step,
+    t: &Theme,
+) -> Vec<Line<'static>> {
     let mut out = Vec::new();
-    if let Some(class) = &course.class {
+    if let Some(class) = class {
         out.extend(class_lines(class, t));
     }
     if let Some(note) = &course.notice {
@@ -178,7 +189,7 @@ fn footer(course: &Course, step: &Step, t: &Theme) -> Vec<Line<'static>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::course::DrillRun;
+    use crate::tui::class_state::DrillRun;
     use crate::tui::state::ThemeName;
     use crate::tui::theme::theme;
 
@@ -192,7 +203,7 @@ mod tests {
     #[test]
     fn the_instructor_s_message_and_the_drill_are_in_the_footer() {
         let t = theme(ThemeName::Mono);
-        let mut class = Class::new("ann".into(), true);
+        let mut class = JoinedClass::new("ann".into(), true);
         assert!(class_lines(&class, &t).is_empty());
         class.broadcast = Some("break until 11".into());
         class.drill = Some(DrillRun {

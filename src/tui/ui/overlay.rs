@@ -6,7 +6,6 @@ use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 
-use super::dashboard::op_label;
 use super::text::{one_line, truncate, width};
 use super::{Keys, centered};
 use crate::cluster::node_op::NodeOp;
@@ -179,7 +178,7 @@ fn confirm(frame: &mut Frame, area: Rect, state: &State, c: &Confirm, t: &Theme)
     let mut lines = vec![
         Line::from(vec![
             Span::styled(
-                format!("{} {}? ", capitalised(op_label(c.op)), c.node),
+                format!("{} {}? ", capitalised(c.op.name()), c.node),
                 t.strong,
             ),
             Span::styled("y", t.key),
@@ -225,16 +224,6 @@ pub(super) fn confirm_box(
     );
 }
 
-/// History entries containing `query` (any case), newest first.
-fn matches<'a>(history: &'a [String], query: &str) -> Vec<&'a String> {
-    let q = query.to_lowercase();
-    history
-        .iter()
-        .rev()
-        .filter(|h| h.to_lowercase().contains(&q))
-        .collect()
-}
-
 fn history(
     frame: &mut Frame,
     area: Rect,
@@ -243,7 +232,7 @@ fn history(
     selected: usize,
     t: &Theme,
 ) {
-    let found = matches(history, query);
+    let found = crate::sql::history::search(history, query);
     let w = area.width.saturating_sub(4).min(90);
     let want = u16::try_from(found.len().max(1)).unwrap_or(u16::MAX);
     let h = want

@@ -9,7 +9,7 @@ use ratatui::widgets::Paragraph;
 
 use super::text::{one_line, truncate, width};
 use crate::sql::TxState;
-use crate::tui::course::Class;
+use crate::tui::class_state::JoinedClass;
 use crate::tui::state::State;
 use crate::tui::theme::Theme;
 
@@ -52,7 +52,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, t: &Theme) {
         spans.push(sep());
         spans.push(Span::styled("running…", t.title_bar.patch(t.busy)));
     }
-    if let Some(class) = &state.course.class {
+    if let Some(class) = &state.class {
         spans.push(sep());
         spans.extend(class_spans(class, t));
     }
@@ -78,7 +78,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, t: &Theme) {
 
 /// `class: NAME · ✓` (or `· 12 queued`, `· hub unreachable`), and `✉ N` for messages from
 /// the instructor not looked at yet.
-fn class_spans(class: &Class, t: &Theme) -> Vec<Span<'static>> {
+fn class_spans(class: &JoinedClass, t: &Theme) -> Vec<Span<'static>> {
     let s = &class.status;
     let style = if s.connected && s.queued == 0 {
         t.ok
@@ -168,19 +168,19 @@ mod tests {
         let mut s = State::new("lab".into(), lesson, ThemeName::Mono);
         s.phase = Phase::Running;
         assert!(!bar(&s, 120).contains("class:"));
-        let mut class = Class::new("ann".into(), true);
+        let mut class = JoinedClass::new("ann".into(), true);
         class.status = ReporterState {
             connected: true,
             ..ReporterState::default()
         };
-        s.course.class = Some(class.clone());
+        s.class = Some(class.clone());
         assert!(
             bar(&s, 120).contains("│ class: ann · ✓"),
             "{}",
             bar(&s, 120)
         );
         class.status.queued = 12;
-        s.course.class = Some(class.clone());
+        s.class = Some(class.clone());
         assert!(
             bar(&s, 120).contains("class: ann · 12 queued"),
             "{}",
@@ -193,7 +193,7 @@ mod tests {
             delivered: 0,
         };
         class.unread = 2;
-        s.course.class = Some(class);
+        s.class = Some(class);
         let line = bar(&s, 120);
         assert!(
             line.contains("class: ann · hub unreachable · 3 queued ✉ 2"),

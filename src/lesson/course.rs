@@ -4,10 +4,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::classroom::reporter::ReporterState;
-use crate::lesson::evaluate::{Attempt, Verdict};
-use crate::lesson::model::{Action, Check, Lesson, SqlCheck, Step};
-use crate::lesson::progress::{LearnerProgress, StepOutcome};
+use super::clock::Now;
+use super::evaluate::{Attempt, Verdict};
+use super::generation::Generation;
+use super::model::{Action, Check, Lesson, SqlCheck, Step};
+use super::progress::{LearnerProgress, StepOutcome};
 use crate::telemetry::model::Snapshot;
 
 /// How often `sql` checks are tried again while a step is open and nothing else prompts it:
@@ -68,10 +69,14 @@ pub struct Course {
     pub pending_actions: Option<Vec<Action>>,
     /// When the solution's SQL was sent.
     pub pending_since: Option<Instant>,
-    /// The generation of `sql` check results the course waits for; older ones are dropped.
-    pub judge_gen: u64,
-    /// The generation the console's run in flight was started in.
+    /// The open step's generation: setup answers (`Prepared`) and runs started for an
+    /// older step are dropped.
+    pub round: Generation,
+    /// The round the console's run in flight was started in.
     pub run_round: u64,
+    /// The newest `sql` judging; answers of older ones (older steps' included) are dropped.
+    pub judgings: Generation,
+    /// A judging is running (until its last answer).
     pub judging: bool,
     pub last_judged: Option<Instant>,
     /// The newest telemetry event seen, to notice changes.
@@ -85,9 +90,10 @@ pub struct Course {
     /// Why the lessons could not be loaded; the app then runs as a free console.
     pub load_error: Option<String>,
     /// What `{{pg1}}`, `{{write}}`, `{{user}}` … stand for on this cluster.
-    pub vars: crate::lesson::template::Vars,
-    /// The class this learner reports to, when they joined one.
-    pub class: Option<Class>,
+    pub vars: super::template::Vars,
+    /// Lessons unlocked by the instructor of the learner's class, up to this number
+    /// (1-based); `None`: all.
+    pub pace: Option<u32>,
 }
 
 impl Course {
@@ -105,8 +111,9 @@ impl Course {
             helped: false,
             pending_actions: None,
             pending_since: None,
-            judge_gen: 0,
+            round: Generation::default(),
             run_round: 0,
+            judgings: Generation::default(),
             judging: false,
             last_judged: None,
             last_event_ms: 0,
@@ -115,8 +122,8 @@ impl Course {
             opened_at: None,
             recorded: false,
             load_error: None,
-            vars: crate::lesson::template::Vars::new(),
-            class: None,
+            vars: super::template::Vars::new(),
+            pace: None,
         }
     }
 
@@ -163,7 +170,7 @@ impl Course {
 
     /// `text` with the cluster's addresses and login in place of its placeholders.
     pub fn fill(&self, text: &str) -> String {
-        crate::lesson::template::fill(text, &self.vars)
+        super::template::fill(text, &self.vars)
     }
 
     /// Keeps the placeholders' values in step with the cluster (a failover moves nothing,
@@ -197,22 +204,18 @@ impl Course {
         self.helped = false;
         self.pending_actions = None;
         self.pending_since = None;
-        self.judge_gen += 1;
+        self.round.advance();
+        // Judgings still running belong to the step that was open.
+        self.judgings.advance();
         self.judging = false;
         self.last_judged = None;
         self.recorded = false;
         self.notice = None;
-        if let Some(class) = &mut self.class {
-            class.new_step();
-        }
     }
 
     /// Whether the instructor's pace keeps lesson `l` closed for now.
     pub fn locked_by_pace(&self, l: usize) -> bool {
-        self.class
-            .as_ref()
-            .and_then(|c| c.pace)
-            .is_some_and(|n| l >= n as usize)
+        self.pace.is_some_and(|n| l >= n as usize)
     }
 
     /// Judges every check that needs no query; returns whether `sql` checks exist.
@@ -222,12 +225,7 @@ impl Course {
         };
         let mut has_sql = false;
         for (i, check) in step.checks.iter().enumerate() {
-            match crate::lesson::evaluate::judge_local(
-                check,
-                &self.attempt,
-                step.quiz.as_ref(),
-                snap,
-            ) {
+            match super::evaluate::judge_local(check, &self.attempt, step.quiz.as_ref(), snap) {
                 Some(v) => {
                     if let Some(slot) = self.checks.get_mut(i) {
                         *slot = CheckState::Judged(v);
@@ -255,10 +253,23 @@ impl Course {
             .unwrap_or_default()
     }
 
-    /// Results of `sql` checks of generation `round`; stale generations are ignored.
-    pub fn apply_sql_verdicts(&mut self, round: u64, verdicts: Vec<(usize, Verdict)>, last: bool) {
-        if round != self.judge_gen {
-            return;
+    /// A new judging of the open step's `sql` checks, at `now`: its tag, for the answers.
+    pub fn start_judging(&mut self, now: Instant) -> u64 {
+        self.judging = true;
+        self.last_judged = Some(now);
+        self.judgings.advance()
+    }
+
+    /// Results of the `sql` checks of judging `judging`; returns whether they were taken
+    /// (those of a judging that is not the newest are stale, and ignored).
+    pub fn apply_sql_verdicts(
+        &mut self,
+        judging: u64,
+        verdicts: Vec<(usize, Verdict)>,
+        last: bool,
+    ) -> bool {
+        if !self.judgings.is_current(judging) {
+            return false;
         }
         for (i, v) in verdicts {
             if let Some(slot) = self.checks.get_mut(i) {
@@ -268,6 +279,7 @@ impl Course {
         if last {
             self.judging = false;
         }
+        true
     }
 
     pub fn all_passed(&self) -> bool {
@@ -276,14 +288,14 @@ impl Course {
 
     /// Records the open step as done (once per visit) when every check passes; returns
     /// whether it did.
-    pub fn record_if_passed(&mut self, now_unix: u64) -> bool {
+    pub fn record_if_passed(&mut self, now: Now) -> bool {
         if self.recorded || self.busy.is_some() || !self.all_passed() {
             return false;
         }
         let (Some(lesson), Some(step)) = (self.lesson().cloned(), self.step().cloned()) else {
             return false;
         };
-        let spent = self.opened_at.map_or(0, |t| t.elapsed().as_secs());
+        let spent = self.opened_at.map_or(0, |t| now.since(t).as_secs());
         let helped = self.helped;
         let record = self.progress.step_mut(&lesson.id, &step.id);
         if record.outcome.is_none() || helped {
@@ -292,101 +304,26 @@ impl Course {
             } else {
                 StepOutcome::Passed
             });
-            record.finished_at = Some(now_unix);
+            record.finished_at = Some(now.unix);
         }
         record.seconds += spent;
-        self.opened_at = Some(Instant::now());
+        self.opened_at = Some(now.at);
         self.recorded = true;
         true
     }
 
-    /// Adds the time spent on the open step so far to its record (when leaving it).
-    pub fn bank_time(&mut self) {
-        let spent = self.opened_at.take().map_or(0, |t| t.elapsed().as_secs());
+    /// Adds the time spent on the open step until `now` to its record (when leaving it).
+    pub fn bank_time(&mut self, now: Instant) {
+        let spent = self
+            .opened_at
+            .take()
+            .map_or(0, |t| now.saturating_duration_since(t).as_secs());
         if let (Some(l), Some(s)) = (self.lesson().cloned(), self.step().cloned()) {
             if spent > 0 {
                 self.progress.step_mut(&l.id, &s.id).seconds += spent;
             }
         }
     }
-}
-
-/// The class the learner joined, as the app shows it, and what reporting to it needs to
-/// remember between messages.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Class {
-    /// The learner's name in the class.
-    pub name: String,
-    pub allow_drills: bool,
-    pub status: ReporterState,
-    /// The instructor's latest message: in the lesson pane until the next one.
-    pub broadcast: Option<String>,
-    /// Messages not looked at yet (the title bar's badge).
-    pub unread: usize,
-    /// Lessons unlocked up to this number (1-based); `None`: all.
-    pub pace: Option<u32>,
-    pub drill: Option<DrillRun>,
-    /// The lesson last reported opened.
-    pub lesson_reported: Option<usize>,
-    /// A statement or F3 asked for judging: its outcome is reported as `checked`.
-    pub check_asked: bool,
-    /// `sql` judgings started and finished in this step, to know when the asked one is done
-    /// (each ends with exactly one last answer).
-    pub judgings_started: u64,
-    pub judgings_ended: u64,
-    /// Report `checked` once this many judgings have ended.
-    pub report_after: Option<u64>,
-}
-
-impl Class {
-    pub fn new(name: String, allow_drills: bool) -> Class {
-        Class {
-            name,
-            allow_drills,
-            ..Class::default()
-        }
-    }
-
-    /// A new step: judgings of the old one no longer count.
-    pub fn new_step(&mut self) {
-        // A drill that is over has been seen on the step it happened on.
-        if self.drill.as_ref().is_some_and(|d| d.outcome.is_some()) {
-            self.drill = None;
-        }
-        self.check_asked = false;
-        self.judgings_started = 0;
-        self.judgings_ended = 0;
-        self.report_after = None;
-    }
-
-    /// The title bar's word on delivery: `✓`, `12 queued`, `hub unreachable`.
-    pub fn delivery(&self) -> String {
-        let s = &self.status;
-        let queued = match s.queued {
-            0 => String::new(),
-            n => format!("{n} queued"),
-        };
-        match (s.connected, s.last_error.is_some()) {
-            (true, _) if queued.is_empty() => "✓".into(),
-            (true, _) => queued,
-            (false, true) if queued.is_empty() => "hub unreachable".into(),
-            (false, true) => format!("hub unreachable · {queued}"),
-            (false, false) if queued.is_empty() => "connecting…".into(),
-            (false, false) => format!("connecting… · {queued}"),
-        }
-    }
-}
-
-/// A drill the instructor started, on this learner's cluster.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DrillRun {
-    pub id: i64,
-    pub action: String,
-    pub note: String,
-    /// What is done to the cluster, e.g. `kill pg1`.
-    pub what: String,
-    /// `None` while it runs; why it was skipped or failed, or what it did.
-    pub outcome: Option<Result<String, String>>,
 }
 
 /// Where to resume: the current lesson's current or first unfinished step, else the first
