@@ -9,8 +9,9 @@ use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 pub const ENV_PREFIX: &str = "REPLICA_LAB_";
-/// `REPLICA_LAB_*` variables read elsewhere: the log filter and a test-only panic hook.
-const NOT_SETTINGS: [&str; 2] = ["LOG", "PANIC_HOOK"];
+/// `REPLICA_LAB_*` variables read elsewhere: the log filter, a test-only panic hook, and the
+/// needs a test run must meet.
+const NOT_SETTINGS: [&str; 3] = ["LOG", "PANIC_HOOK", "REQUIRE"];
 
 pub const MIN_REPLICAS: u8 = 1;
 pub const MAX_REPLICAS: u8 = 9;

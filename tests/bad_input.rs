@@ -80,8 +80,10 @@ fn missing_programs_say_what_to_install() {
 
 #[test]
 fn root_without_the_server_account_is_explained() {
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("skipped: only meaningful when run as root");
+    if !support::require(
+        support::Need::Root,
+        "root_without_the_server_account_is_explained",
+    ) {
         return;
     }
     let c = TestCluster::new("t-nouser", 15, Rt::Local);

@@ -18,28 +18,40 @@ macro_rules! suite {
 
             #[tokio::test(flavor = "multi_thread")]
             async fn the_tutorial_works_through_the_endpoints() {
-                if let Some(rt) = $rt("the_tutorial_works_through_the_endpoints") {
+                if let Some(rt) = $rt(concat!(
+                    stringify!($module),
+                    "::the_tutorial_works_through_the_endpoints"
+                )) {
                     super::the_tutorial_works_through_the_endpoints(rt, $slot + 1).await;
                 }
             }
 
             #[tokio::test(flavor = "multi_thread")]
             async fn scaling_while_reading_loses_no_read() {
-                if let Some(rt) = $rt("scaling_while_reading_loses_no_read") {
+                if let Some(rt) = $rt(concat!(
+                    stringify!($module),
+                    "::scaling_while_reading_loses_no_read"
+                )) {
                     super::scaling_while_reading_loses_no_read(rt, $slot + 2).await;
                 }
             }
 
             #[tokio::test(flavor = "multi_thread")]
             async fn a_killed_replica_leaves_haproxy_and_comes_back() {
-                if let Some(rt) = $rt("a_killed_replica_leaves_haproxy_and_comes_back") {
+                if let Some(rt) = $rt(concat!(
+                    stringify!($module),
+                    "::a_killed_replica_leaves_haproxy_and_comes_back"
+                )) {
                     super::a_killed_replica_leaves_haproxy_and_comes_back(rt, $slot + 3).await;
                 }
             }
 
             #[tokio::test(flavor = "multi_thread")]
             async fn failover_moves_writes_and_the_old_primary_rejoins() {
-                if let Some(rt) = $rt("failover_moves_writes_and_the_old_primary_rejoins") {
+                if let Some(rt) = $rt(concat!(
+                    stringify!($module),
+                    "::failover_moves_writes_and_the_old_primary_rejoins"
+                )) {
                     super::failover_moves_writes_and_the_old_primary_rejoins(rt, $slot + 4).await;
                 }
             }
@@ -48,7 +60,7 @@ macro_rules! suite {
 }
 
 suite!(local, Rt::local, 0);
-suite!(docker, Rt::docker_or_skip, 20);
+suite!(docker, Rt::docker, 20);
 
 async fn the_tutorial_works_through_the_endpoints(rt: Rt, slot: u8) {
     let c = TestCluster::new(&format!("t-{}-tutorial", rt.name()), slot, rt);

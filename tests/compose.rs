@@ -15,8 +15,10 @@ use tokio_postgres::{Client, NoTls};
 
 #[path = "support/compose.rs"]
 mod compose_driver;
+mod support;
 
 use compose_driver::{Cli, Project, docker};
+use support::Need;
 
 const PROJECT: &str = "rlcomposetest";
 const WRITE_PORT: u16 = 23005;
@@ -42,10 +44,6 @@ impl Drop for Cleanup {
             }
         }
     }
-}
-
-fn docker_answers() -> bool {
-    docker(&["version", "--format", "{{.Server.Version}}"]).is_ok()
 }
 
 fn project(cli: Cli) -> Project {
@@ -245,8 +243,8 @@ async fn tutorial() {
 /// The committed HAProxy configuration is one the real HAProxy accepts (no Docker needed).
 #[test]
 fn compose_haproxy_cfg_passes_haproxy_check() {
-    let Ok(haproxy) = replica_lab::runtime::binaries::find_haproxy(None) else {
-        eprintln!("SKIPPED: no haproxy on this machine (scripts/install-deps installs it)");
+    const TEST: &str = "compose_haproxy_cfg_passes_haproxy_check";
+    let Some(haproxy) = support::require_with(Need::Haproxy, TEST, support::need::haproxy()) else {
         return;
     };
     let committed = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/compose/haproxy.cfg");
@@ -282,14 +280,13 @@ fn label_filter() -> String {
 
 #[test]
 fn compose_file_serves_the_tutorial_and_leaves_nothing() {
-    if !docker_answers() {
-        eprintln!("SKIPPED: no Docker engine answers on this machine");
+    const TEST: &str = "compose_file_serves_the_tutorial_and_leaves_nothing";
+    if !support::require(Need::Docker, TEST) {
         return;
     }
-    let Some(cli) = Cli::detect() else {
-        eprintln!(
-            "SKIPPED: no Docker Compose here (neither `docker compose` nor `docker-compose`)"
-        );
+    let detected = Cli::detect().ok_or("neither `docker compose` nor `docker-compose` answers");
+    let Some(cli) = support::require_with(Need::Compose, TEST, detected.map_err(String::from))
+    else {
         return;
     };
     for image in [PG_IMAGE, PROXY_IMAGE] {

@@ -34,7 +34,8 @@ fn labelled(cluster: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_partitioned_replica_leaves_haproxy_and_catches_up_when_healed() {
-    let Some(rt) = Rt::docker_or_skip("partition") else {
+    let Some(rt) = Rt::docker("a_partitioned_replica_leaves_haproxy_and_catches_up_when_healed")
+    else {
         return;
     };
     let c = TestCluster::new("t-docker-partition", 31, rt);
@@ -85,7 +86,7 @@ async fn a_partitioned_replica_leaves_haproxy_and_catches_up_when_healed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_clusters_share_one_engine_without_interfering() {
-    let Some(rt) = Rt::docker_or_skip("two clusters") else {
+    let Some(rt) = Rt::docker("two_clusters_share_one_engine_without_interfering") else {
         return;
     };
     let a = TestCluster::new("t-docker-a", 32, rt);
@@ -122,7 +123,8 @@ async fn two_clusters_share_one_engine_without_interfering() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crashed_cluster_comes_back_and_a_lost_record_is_swept_by_label() {
-    let Some(rt) = Rt::docker_or_skip("crash sweep") else {
+    let Some(rt) = Rt::docker("a_crashed_cluster_comes_back_and_a_lost_record_is_swept_by_label")
+    else {
         return;
     };
     let c = TestCluster::new("t-docker-crash", 34, rt);
@@ -157,7 +159,7 @@ async fn a_crashed_cluster_comes_back_and_a_lost_record_is_swept_by_label() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_foreign_network_with_the_clusters_name_is_never_touched() {
-    let Some(rt) = Rt::docker_or_skip("foreign network") else {
+    let Some(rt) = Rt::docker("a_foreign_network_with_the_clusters_name_is_never_touched") else {
         return;
     };
     let c = TestCluster::new("t-docker-foreign", 35, rt);
@@ -184,7 +186,7 @@ async fn a_foreign_network_with_the_clusters_name_is_never_touched() {
 
 #[test]
 fn an_image_that_cannot_be_pulled_names_the_offline_builder() {
-    let Some(rt) = Rt::docker_or_skip("missing image") else {
+    let Some(rt) = Rt::docker("an_image_that_cannot_be_pulled_names_the_offline_builder") else {
         return;
     };
     let c = TestCluster::new("t-docker-noimage", 36, rt);

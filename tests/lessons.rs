@@ -80,25 +80,20 @@ fn every_shipped_lesson_parses_and_validates() {
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         panic!("the shipped lessons have errors:\n{}", lines.join("\n"))
     });
+    // One lesson per file of lessons/, named after it, in file-name order (teaching order).
     let ids: Vec<&str> = lessons.iter().map(|l| l.id.as_str()).collect();
+    let stems: Vec<String> = lessons_folder()
+        .iter()
+        .map(|f| {
+            f.trim_start_matches("lessons/")
+                .trim_end_matches(".toml")
+                .to_string()
+        })
+        .collect();
+    assert!(!ids.is_empty(), "no lesson is shipped");
     assert_eq!(
-        ids,
-        [
-            "01-topology",
-            "02-write-read",
-            "03-read-only",
-            "04-load-balancing",
-            "05-wal-pipeline",
-            "06-lag-pitfalls",
-            "07-replication-slots",
-            "08-hot-standby-conflicts",
-            "09-stale-reads",
-            "10-synchronous-replication",
-            "11-manual-failover",
-            "12-split-brain-rewind",
-            "13-scaling-out",
-            "14-client-routing",
-        ]
+        ids, stems,
+        "the shipped lessons are not those of lessons/, in order"
     );
     for lesson in &lessons {
         assert_invariants(lesson);
@@ -121,12 +116,23 @@ fn shipped_lesson_ids_are_unique() {
 }
 
 #[test]
-fn the_builtin_list_is_the_lessons_folder() {
-    let builtin_names: Vec<String> = builtin().iter().map(|(f, _)| f.to_string()).collect();
+fn every_lesson_file_on_disk_is_built_in_and_nothing_else() {
+    let on_disk = lessons_folder();
+    assert!(!on_disk.is_empty(), "lessons/ holds no *.toml file");
+    let built_in: Vec<String> = builtin().iter().map(|(f, _)| f.to_string()).collect();
+    let not_built_in: Vec<&String> = on_disk.iter().filter(|f| !built_in.contains(f)).collect();
+    assert!(
+        not_built_in.is_empty(),
+        "{not_built_in:?} are in lessons/ but not built in: list them in lesson::builtin()"
+    );
+    let not_on_disk: Vec<&String> = built_in.iter().filter(|f| !on_disk.contains(f)).collect();
+    assert!(
+        not_on_disk.is_empty(),
+        "{not_on_disk:?} are built in but not in lessons/: remove them from lesson::builtin()"
+    );
     assert_eq!(
-        builtin_names,
-        lessons_folder(),
-        "list every file of lessons/ in lesson::builtin(), in file-name order"
+        built_in, on_disk,
+        "list every file of lessons/ once in lesson::builtin(), in file-name order"
     );
     for (file, text) in builtin() {
         let on_disk = std::fs::read_to_string(file).expect("a shipped lesson");

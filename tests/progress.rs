@@ -1,6 +1,8 @@
 //! The progress store on disk: round trips, unreadable and newer files, leftovers of an
 //! interrupted save, and SIGKILL at any moment of a save never leaving a broken file.
 
+mod support;
+
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -207,7 +209,8 @@ fn save_errors_name_the_file_and_the_cause() {
     );
 
     // Permissions do not stop root.
-    if nix::unistd::geteuid().is_root() {
+    let test = "save_errors_name_the_file_and_the_cause (its read-only folder part)";
+    if !support::require(support::Need::Unprivileged, test) {
         return;
     }
     let locked = tmp.path().join("locked");

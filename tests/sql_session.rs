@@ -2,6 +2,8 @@
 //! alone: one throwaway server shared by the tests of this file, stopped and removed when the
 //! last test using it is done (also when one fails), and leftovers of a killed run swept first.
 
+mod support;
+
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -9,7 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Once, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-use replica_lab::runtime::binaries::{find_haproxy, find_pg_bindir};
+use replica_lab::runtime::binaries::find_pg_bindir;
 use replica_lab::settings::Credentials;
 use replica_lab::sql::meta;
 use replica_lab::sql::session::{APPLICATION_NAME, SessionConfig, SqlSession};
@@ -826,10 +828,8 @@ impl Drop for Proxy {
 impl Proxy {
     /// `None` (after saying the test is skipped) where HAProxy is not installed.
     fn round_robin(test: &str, backends: [SocketAddr; 2]) -> Option<Proxy> {
-        let Ok(haproxy) = find_haproxy(None) else {
-            eprintln!("SKIPPED {test}: HAProxy is not installed");
-            return None;
-        };
+        let haproxy =
+            support::require_with(support::Need::Haproxy, test, support::need::haproxy())?;
         let addr = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .and_then(|l| l.local_addr())
             .expect("a free port for the proxy");

@@ -3,8 +3,13 @@
 //! the test fails, and leftovers of a killed run are swept before starting.
 #![allow(dead_code)]
 
+pub mod need;
 pub mod pty;
 pub mod screen;
+
+// Each test binary uses its own part.
+#[allow(unused_imports)]
+pub use need::{Need, require, require_all, require_with};
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -32,24 +37,16 @@ impl Rt {
         }
     }
 
-    /// Local processes are always there: `scripts/test` installs what they need.
-    pub fn local(_test: &str) -> Option<Rt> {
-        Some(Rt::Local)
+    /// The local runtime, where this machine has the PostgreSQL server programs and HAProxy
+    /// (`scripts/test` installs them); otherwise `None`, the test skipped (see [`need`]).
+    pub fn local(test: &str) -> Option<Rt> {
+        require_all(&[Need::Postgres, Need::Haproxy], test).then_some(Rt::Local)
     }
 
-    /// Docker when an engine answers; otherwise `None`, after saying the test is skipped.
-    /// The images must then exist: `scripts/test` builds them offline.
-    pub fn docker_or_skip(test: &str) -> Option<Rt> {
-        let answers = Command::new("docker")
-            .args(["version", "--format", "{{.Server.Version}}"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if answers {
-            Some(Rt::Docker)
-        } else {
-            eprintln!("SKIPPED {test}: no Docker engine answers on this machine");
-            None
-        }
+    /// The Docker runtime, where an engine answers and holds the offline images
+    /// (`scripts/test` builds them); otherwise `None`, the test skipped (see [`need`]).
+    pub fn docker(test: &str) -> Option<Rt> {
+        require(Need::Docker, test).then_some(Rt::Docker)
     }
 }
 
