@@ -60,17 +60,7 @@ fn crate_refs(code: &str) -> BTreeSet<String> {
             continue;
         }
         if let Some(group) = rest.strip_prefix('{') {
-            let end = group.find('}').unwrap_or(group.len());
-            for item in group[..end].split(',') {
-                let name: String = item
-                    .trim()
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
-                if !name.is_empty() {
-                    refs.insert(name);
-                }
-            }
+            refs.extend(group_heads(group));
         } else {
             let name: String = rest
                 .chars()
@@ -82,6 +72,39 @@ fn crate_refs(code: &str) -> BTreeSet<String> {
         }
     }
     refs
+}
+
+/// The first segment of each item in a `{…}` group (`group` starts after its `{`): in
+/// `{error::Error, lifecycle::{Cluster, open}, settings}` that is error, lifecycle, settings.
+fn group_heads(group: &str) -> Vec<String> {
+    let mut items = vec![String::new()];
+    let mut depth = 0usize;
+    for c in group.chars() {
+        match c {
+            '}' if depth == 0 => break,
+            ',' if depth == 0 => items.push(String::new()),
+            _ => {
+                depth = match c {
+                    '{' => depth + 1,
+                    '}' => depth - 1,
+                    _ => depth,
+                };
+                if let Some(item) = items.last_mut() {
+                    item.push(c);
+                }
+            }
+        }
+    }
+    items
+        .iter()
+        .map(|i| {
+            i.trim()
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect::<String>()
+        })
+        .filter(|n| !n.is_empty())
+        .collect()
 }
 
 /// The layer a file belongs to: `src/cluster/haproxy.rs` → `cluster`, `src/error.rs` → `error`.
@@ -186,6 +209,11 @@ fn the_checker_sees_what_it_must() {
         ["imports crate::runtime, a layer above it"]
     );
     assert!(violations("runtime", &refs, &order).is_empty());
+    // Nested groups: every head is seen, none from inside a nested group.
+    assert_eq!(
+        crate_refs("use crate::{lifecycle::{Cluster, open}, tui, cli::args::{A, B}};"),
+        ["cli", "lifecycle", "tui"].map(String::from).into()
+    );
     let up = crate_refs("use crate::tui::state::State;");
     assert_eq!(
         violations("runtime", &up, &order),
