@@ -101,15 +101,15 @@ impl Cluster {
         self.refreshed()?.node_op_now(op, name).await
     }
 
-    /// Changes the number of replicas while the cluster serves; returns the new record.
-    pub async fn scale(&self, replicas: u8) -> Result<ClusterRecord> {
+    /// Changes the number of replicas while the cluster serves; [`Cluster::current_record`]
+    /// then reads the new shape.
+    pub async fn scale(&self, replicas: u8) -> Result<()> {
         let _lock = self.lock().await?;
         let mut now = self.refreshed()?;
         if now.kind() == RuntimeKind::Local {
             ports::check_new_nodes(&now.record, replicas)?;
         }
-        now.scale_now(replicas).await?;
-        Ok(now.record)
+        now.scale_now(replicas).await
     }
 
     fn refreshed(&self) -> Result<Cluster> {
