@@ -550,7 +550,8 @@ fn every_part_of_the_format_reads_into_the_model() {
         [
             Action::Node {
                 op: NodeOp::Stop,
-                node: node("pg3")
+                node: node("pg3"),
+                force: false,
             },
             Action::PauseReplay { node: node("pg2") },
             Action::ResumeReplay { node: node("pg2") },

@@ -65,7 +65,8 @@ snap!(
         big_result(),
         Overlay::Confirm(Confirm {
             op: NodeOp::Kill,
-            node: "pg1".into()
+            node: "pg1".into(),
+            force: false,
         })
     ),
     80,
@@ -77,7 +78,8 @@ snap!(
         big_result(),
         Overlay::Confirm(Confirm {
             op: NodeOp::Promote,
-            node: "pg3".into()
+            node: "pg3".into(),
+            force: false,
         })
     ),
     160,
@@ -274,6 +276,7 @@ fn all_fixtures() -> Vec<State> {
         Overlay::Confirm(Confirm {
             op: NodeOp::Stop,
             node: "pg1".into(),
+            force: false,
         }),
         Overlay::HistorySearch {
             query: "zzz".into(),

@@ -192,6 +192,10 @@ pub enum Command {
         op: NodeOp,
         /// pg1, pg2, …
         node: String,
+        /// start: start a fenced node as it is; promote: stop a running primary first, or
+        /// promote a standby behind another and lose what it lacks.
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         name: NameFlag,
     },

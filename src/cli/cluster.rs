@@ -70,10 +70,10 @@ pub async fn scale(name: &NameFlag, replicas: u8) -> Result<()> {
     Ok(())
 }
 
-pub async fn node_op(name: &NameFlag, op: NodeOp, node: &str) -> Result<()> {
+pub async fn node_op(name: &NameFlag, op: NodeOp, node: &str, force: bool) -> Result<()> {
     let settings = load_settings(name)?;
     let cluster = open(&settings).await?.reporting(report_to_stderr());
-    cluster.node_op(op, node).await?;
+    cluster.node_op_forced(op, node, force).await?;
     println!("{node}: {} done", op.name());
     Ok(())
 }

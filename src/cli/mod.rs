@@ -53,7 +53,12 @@ pub async fn run(cli: Cli) -> Result<Next> {
             json,
         } => status::served_by(&name, connections, json).await,
         Command::Scale { replicas, name } => cluster::scale(&name, replicas).await,
-        Command::Node { op, node, name } => cluster::node_op(&name, op, &node).await,
+        Command::Node {
+            op,
+            node,
+            force,
+            name,
+        } => cluster::node_op(&name, op, &node, force).await,
         Command::Doctor => doctor::run().await,
         Command::Lessons { command } => lessons::run(command).await,
         Command::Classroom { command, db } => return classroom::run(command, db).await,

@@ -7,25 +7,34 @@ use std::time::Duration;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls};
 
+use super::fencing::{Lsn, history_switchpoint};
 use crate::settings::Credentials;
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    #[error("cannot connect to {target}: {source}")]
+    #[error("cannot connect to {target}: {}", reason(source))]
     Connect {
         target: String,
         source: tokio_postgres::Error,
     },
     #[error("{target} did not answer within {secs} s")]
     Timeout { target: String, secs: u64 },
-    #[error("{what} failed on {target}: {source}")]
+    #[error("{what} failed on {target}: {}", reason(source))]
     Query {
         what: &'static str,
         target: String,
         source: tokio_postgres::Error,
     },
+}
+
+/// The server's own message where there is one: tokio-postgres prints only "db error".
+fn reason(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
 }
 
 impl From<AdminError> for crate::error::Error {
@@ -250,5 +259,54 @@ impl Admin {
             .await
             .map_err(|e| self.query_err("promoting", e))?;
         Ok(row.get(0))
+    }
+
+    /// How far this node's WAL goes: on a standby what it received (what it replayed when it
+    /// receives nothing), on a primary what it wrote.
+    pub async fn wal_position(&self) -> Result<Option<Lsn>, AdminError> {
+        let row = self
+            .client
+            .query_one(
+                "SELECT CASE WHEN pg_is_in_recovery() \
+                   THEN greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::text \
+                   ELSE pg_current_wal_lsn()::text END",
+                &[],
+            )
+            .await
+            .map_err(|e| self.query_err("reading the WAL position", e))?;
+        let text: Option<String> = row.get(0);
+        Ok(text.as_deref().and_then(Lsn::parse))
+    }
+
+    /// The timeline a primary writes on: the first eight hex digits of its WAL file name.
+    pub async fn primary_timeline(&self) -> Result<Option<u32>, AdminError> {
+        let row = self
+            .client
+            .query_one(
+                "SELECT CASE WHEN pg_is_in_recovery() THEN NULL \
+                   ELSE pg_walfile_name(pg_current_wal_lsn()) END",
+                &[],
+            )
+            .await
+            .map_err(|e| self.query_err("reading the timeline", e))?;
+        let name: Option<String> = row.get(0);
+        Ok(name
+            .as_deref()
+            .and_then(|n| n.get(..8))
+            .and_then(|t| u32::from_str_radix(t, 16).ok()))
+    }
+
+    /// Where `timeline` forked off its parent, from its history file.
+    pub async fn fork_point(&self, timeline: u32) -> Result<Option<Lsn>, AdminError> {
+        let row = self
+            .client
+            .query_one(
+                "SELECT pg_read_file(format('pg_wal/%s.history', lpad(upper(to_hex($1::int)), 8, '0')), 0, 1048576, true)",
+                &[&i32::try_from(timeline).unwrap_or(i32::MAX)],
+            )
+            .await
+            .map_err(|e| self.query_err("reading the timeline history", e))?;
+        let text: Option<String> = row.get(0);
+        Ok(text.as_deref().and_then(history_switchpoint))
     }
 }

@@ -1,5 +1,6 @@
 //! What a cluster folder remembers between commands: the settings it was made with, the
-//! runtime, and which nodes exist. Roles are never stored; they are asked of the servers.
+//! runtime, which nodes exist, and who the app made primary. Live roles are asked of the
+//! servers; the record says which node may be primary, so a restart cannot make two.
 
 use std::fs::File;
 use std::io::Write as _;
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
+use super::fencing::Authority;
 use super::topology::{NodeAddressing, Topology};
 use crate::error::Error;
 use crate::settings::{Settings, load_toml};
@@ -38,6 +40,9 @@ pub struct ClusterRecord {
     /// Node indexes: 1 is `pg1`.
     pub nodes: Vec<u8>,
     pub settings: Settings,
+    /// Which node is primary by the app's decision, and which are fenced.
+    #[serde(default)]
+    pub authority: Authority,
 }
 
 impl ClusterRecord {
@@ -113,6 +118,7 @@ mod tests {
             addressing: NodeAddressing::LoopbackAliases,
             nodes: vec![1, 2, 4],
             settings: Settings::default(),
+            authority: Authority::new("pg1"),
         };
         rec.save(dir.path()).expect("save");
         let back = ClusterRecord::load(dir.path())

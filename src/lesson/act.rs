@@ -12,12 +12,12 @@ use crate::sql::{Target, target_addr};
 /// Runs one action on `cluster`; the text is what it reported along the way (may be empty).
 pub async fn run(cluster: &Cluster, action: &Action) -> Result<String> {
     match action {
-        Action::Node { op, node } => {
+        Action::Node { op, node, force } => {
             let notes = Notes::default();
             cluster
                 .clone()
                 .reporting(notes.reporter())
-                .node_op(*op, node)
+                .node_op_forced(*op, node, *force)
                 .await?;
             Ok(notes.text())
         }

@@ -100,8 +100,12 @@ impl Quiz {
 /// Something done to the cluster: in a step's setup or its solution.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
-    /// `replica-lab node OP NODE`.
-    Node { op: NodeOp, node: String },
+    /// `replica-lab node OP NODE`, with `--force` when `force`.
+    Node {
+        op: NodeOp,
+        node: String,
+        force: bool,
+    },
     /// `SELECT pg_wal_replay_pause()` on a replica: WAL keeps arriving, nothing is applied.
     PauseReplay { node: String },
     /// `SELECT pg_wal_replay_resume()` on a replica.
@@ -118,7 +122,11 @@ impl Action {
     /// A short description for the UI: `stop pg2`, `pause-replay pg3`, `sql on write`.
     pub fn label(&self) -> String {
         match self {
-            Action::Node { op, node } => format!("{} {node}", node_op_name(*op)),
+            Action::Node { op, node, force } => format!(
+                "{} {node}{}",
+                node_op_name(*op),
+                if *force { " --force" } else { "" }
+            ),
             Action::PauseReplay { node } => format!("pause-replay {node}"),
             Action::ResumeReplay { node } => format!("resume-replay {node}"),
             Action::ReplayDelay { node, ms } => format!("replay-delay {node} {ms}ms"),

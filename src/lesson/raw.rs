@@ -60,6 +60,7 @@ pub(super) struct RawNodeAction {
     pub(super) node: Option<Spanned<String>>,
     pub(super) ms: Option<Spanned<i64>>,
     pub(super) replicas: Option<Spanned<i64>>,
+    pub(super) force: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]

@@ -71,6 +71,18 @@ impl<'d, 'a> Parser<'d, 'a> {
                     format!("only replay-delay takes `ms`, not {name}"),
                 );
             }
+            let force = match &raw.force {
+                Some(f) if !matches!(name, "start" | "promote") => {
+                    self.error(
+                        f.span(),
+                        &format!("{path}.force"),
+                        format!("only start and promote take `force`, not {name}"),
+                    );
+                    false
+                }
+                Some(f) => *f.get_ref(),
+                None => false,
+            };
             let action = match name {
                 "pause-replay" => Action::PauseReplay { node: node? },
                 "resume-replay" => Action::ResumeReplay { node: node? },
@@ -102,7 +114,11 @@ impl<'d, 'a> Parser<'d, 'a> {
                     }
                 }
                 other => match NODE_OPS.into_iter().find(|op| node_op_name(*op) == other) {
-                    Some(op) => Action::Node { op, node: node? },
+                    Some(op) => Action::Node {
+                        op,
+                        node: node?,
+                        force,
+                    },
                     None => {
                         self.error(
                             raw.action.span(),

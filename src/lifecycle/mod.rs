@@ -1,10 +1,12 @@
 //! A cluster's life: bringing it up, opening it again, operating its nodes, removing it.
 //! The runtime does the work; this layer decides the order and checks the outcome.
 
+pub mod fence;
 pub mod node_ops;
 pub mod ops;
 pub mod ports;
 pub mod probe;
+pub mod promote;
 pub mod up;
 
 use std::path::PathBuf;
@@ -97,8 +99,14 @@ impl Cluster {
     /// Runs `op` on the node `name`, serialised with every other command on the cluster and
     /// on its record as it is now.
     pub async fn node_op(&self, op: NodeOp, name: &str) -> Result<()> {
+        self.node_op_forced(op, name, false).await
+    }
+
+    /// [`Cluster::node_op`]; with `force`, a fenced node starts as it is and a promotion stops
+    /// a running primary or loses WAL another standby has, saying so.
+    pub async fn node_op_forced(&self, op: NodeOp, name: &str, force: bool) -> Result<()> {
         let _lock = self.lock().await?;
-        self.refreshed()?.node_op_now(op, name).await
+        self.refreshed()?.node_op_now(op, name, force).await
     }
 
     /// Changes the number of replicas while the cluster serves; [`Cluster::current_record`]

@@ -4,19 +4,18 @@ use std::time::{Duration, Instant};
 
 use super::Cluster;
 use crate::cluster::admin::Admin;
-use crate::cluster::haproxy::WRITE_BACKEND;
 use crate::cluster::node_op::NodeOp;
 use crate::cluster::status::ProcState;
-use crate::cluster::status::Role;
 use crate::cluster::topology::{NodeSpec, Topology};
 use crate::error::{Error, Result};
-use crate::lifecycle::probe::{probe_node, proxy_stats};
 use crate::runtime::NodeSignal;
 
 impl Cluster {
     /// Runs `op` on `name`; repeating an operation whose effect is already there is a no-op
     /// with a note, not an error.
-    pub(super) async fn node_op_now(&self, op: NodeOp, name: &str) -> Result<()> {
+    /// `force` lets a fenced node start as it is and a promotion stop the running primary or
+    /// lose the WAL another standby has.
+    pub(super) async fn node_op_now(&self, op: NodeOp, name: &str, force: bool) -> Result<()> {
         let topo = self.topology();
         let node = topo.node(name).cloned().ok_or_else(|| {
             let names: Vec<&str> = topo.nodes.iter().map(|n| n.name.as_str()).collect();
@@ -41,7 +40,7 @@ impl Cluster {
             (NodeOp::Stop, _) => self.rt.stop_node(&node).await,
             (NodeOp::Start, ProcState::Running) => already("running"),
             (NodeOp::Start, ProcState::Paused) => Err(paused(name)),
-            (NodeOp::Start, ProcState::Stopped) => self.rt.start_node(&node).await,
+            (NodeOp::Start, ProcState::Stopped) => self.start_checked(&node, force).await,
             (NodeOp::Kill, ProcState::Stopped) => already("stopped"),
             (NodeOp::Kill, _) => self.rt.signal_node(&node, NodeSignal::Kill).await,
             (NodeOp::Pause, ProcState::Paused) => already("paused"),
@@ -53,10 +52,17 @@ impl Cluster {
                 self.rt.signal_node(&node, NodeSignal::Resume).await
             }
             (NodeOp::Pause | NodeOp::Resume, ProcState::Stopped) => Err(not_running(name)),
-            (NodeOp::Promote, ProcState::Running) => self.promote(&topo, &node).await,
+            (NodeOp::Promote, ProcState::Running) => self.promote(&topo, &node, force).await,
             (NodeOp::Promote, ProcState::Paused) => Err(paused(name)),
             (NodeOp::Promote, ProcState::Stopped) => Err(not_running(name)),
             (NodeOp::Rewind, ProcState::Stopped) => self.rejoin(&topo, &node).await,
+            // A diverged standby serves nothing anyway: stop it on the way.
+            (NodeOp::Rewind, ProcState::Running)
+                if self.record.authority.fence_of(name).is_some() =>
+            {
+                self.rt.stop_node(&node).await?;
+                self.rejoin(&topo, &node).await
+            }
             (NodeOp::Partition | NodeOp::Heal, _) => {
                 let cut = op == NodeOp::Partition;
                 if self.rt.is_partitioned(&node).await? == cut {
@@ -70,72 +76,33 @@ impl Cluster {
         }
     }
 
-    /// Promotes a replica, then points every other standby at it and gives them slots there.
-    async fn promote(&self, topo: &Topology, node: &NodeSpec) -> Result<()> {
-        let status = probe_node(self.rt.as_ref(), topo, node).await;
-        match status.role {
-            Role::Primary => {
-                return Err(Error::new(format!(
-                    "{} is already a primary: promote one of the replicas instead",
+    /// Starts a stopped node, unless it is fenced and not forced.
+    async fn start_checked(&self, node: &NodeSpec, force: bool) -> Result<()> {
+        match self.fence_on(node).await? {
+            Some(fence) if !force => Err(self.refuse_start(&fence)),
+            Some(fence) => {
+                let mut record = self.current_record()?;
+                if record.authority.fence_of(&node.name).is_none() {
+                    record
+                        .authority
+                        .fence(&node.name, fence.kind, fence.why.clone());
+                    record.save(&self.dir)?;
+                }
+                let mut now = self.clone();
+                now.record = record;
+                now.apply_fences(&now.topology()).await?;
+                self.rt.start_node(node).await?;
+                self.note(format!(
+                    "{} started as it is ({}); it is fenced: HAProxy keeps it out of both \
+                     endpoints until `replica-lab node rewind {}`",
+                    node.name,
+                    fence.kind.as_str(),
                     node.name
-                )));
+                ));
+                Ok(())
             }
-            Role::Unknown => {
-                return Err(Error::new(format!(
-                    "{} does not answer, so it cannot be promoted: check it with `replica-lab status`",
-                    node.name
-                )));
-            }
-            Role::Replica => {}
+            None => self.rt.start_node(node).await,
         }
-        let admin = Admin::tcp(self.rt.client_addr(node), &topo.credentials, "postgres").await?;
-        if !admin.promote().await? {
-            return Err(Error::new(format!(
-                "{} did not finish promotion within 30 s: see its server log",
-                node.name
-            )));
-        }
-        for other in topo.nodes.iter().filter(|n| n.name != node.name) {
-            admin.ensure_slot(&other.slot_name()).await?;
-        }
-        let mut followers = Vec::new();
-        for other in topo.nodes.iter().filter(|n| n.name != node.name) {
-            if self.rt.is_standby(other).await? {
-                let conf = self.rt.standby_conf(other, node);
-                self.rt
-                    .configure_node(other, &conf.render(&topo.credentials), true)
-                    .await?;
-                self.rt.reload_node(other).await?;
-                followers.push(other.name.as_str());
-            }
-        }
-        if !followers.is_empty() {
-            self.note(format!(
-                "{} now stream from {}",
-                followers.join(", "),
-                node.name
-            ));
-        }
-        // Return once the write endpoint reaches the new primary, so a script's next write
-        // does not land in the gap while HAProxy's checks catch up.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            let stats = proxy_stats(self.rt.as_ref()).await.unwrap_or_default();
-            let up: Vec<&str> = stats
-                .iter()
-                .filter(|s| s.backend == WRITE_BACKEND && s.routable())
-                .map(|s| s.server.as_str())
-                .collect();
-            if up == [node.name.as_str()] {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        self.note(format!(
-            "HAProxy does not route writes to {} yet: check `replica-lab status`",
-            node.name
-        ));
-        Ok(())
     }
 
     /// pg_rewind against the current primary, then restart as its standby.
@@ -157,7 +124,16 @@ impl Cluster {
             .configure_node(node, &conf.render(&topo.credentials), true)
             .await?;
         self.rt.start_node(node).await?;
-        self.wait_streaming(topo, &primary, node).await
+        self.wait_streaming(topo, &primary, node).await?;
+        let mut record = self.current_record()?;
+        if record.authority.fence_of(&node.name).is_some() {
+            record.authority.unfence(&node.name);
+            record.save(&self.dir)?;
+            let mut now = self.clone();
+            now.record = record;
+            now.apply_fences(topo).await?;
+        }
+        Ok(())
     }
 
     async fn wait_streaming(

@@ -109,6 +109,13 @@ impl Cluster {
                     restarted.push(format!("{} (resumed)", node.name));
                 }
                 Some(ProcState::Stopped) => {
+                    if let Some(fence) = self.fence_on(node).await? {
+                        self.note(format!(
+                            "{} left stopped: {}; `replica-lab node rewind {}` makes it a standby",
+                            node.name, fence.why, node.name
+                        ));
+                        continue;
+                    }
                     self.rt.start_node(node).await?;
                     restarted.push(node.name.clone());
                 }
@@ -118,6 +125,7 @@ impl Cluster {
             self.rt.apply_proxy(&self.rt.proxy_config(&topo)).await?;
             restarted.push("haproxy".into());
         }
+        self.apply_fences(&topo).await?;
         self.wait_ready(&topo).await?;
         Ok(restarted)
     }
@@ -152,6 +160,21 @@ impl Cluster {
         nodes: &[NodeStatus],
         admin: &mut Option<(String, Admin)>,
     ) -> Vec<String> {
+        // A fenced node is expected out of both backends, whatever it answers, and is not
+        // waited for: it runs, if at all, because someone forced it.
+        let fenced = |n: &NodeStatus| self.record.authority.fence_of(&n.name).is_some();
+        let nodes: Vec<NodeStatus> = nodes
+            .iter()
+            .cloned()
+            .map(|mut n| {
+                if fenced(&n) {
+                    n.role = Role::Unknown;
+                    n.state = NodeState::Stopped;
+                }
+                n
+            })
+            .collect();
+        let nodes = nodes.as_slice();
         let primaries: Vec<&NodeStatus> =
             nodes.iter().filter(|n| n.role == Role::Primary).collect();
         let [primary] = primaries.as_slice() else {

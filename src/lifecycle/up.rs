@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::{Cluster, Progress, Report, lock, ports};
+use crate::cluster::fencing::Authority;
 use crate::cluster::state::{ClusterRecord, RuntimeKind, cluster_dir};
 use crate::cluster::topology::{NodeAddressing, initial_indexes};
 use crate::error::{Error, Result};
@@ -51,6 +52,7 @@ pub async fn bring_up(
         addressing,
         nodes: initial_indexes(settings),
         settings: settings.clone(),
+        authority: Authority::new("pg1"),
     };
     ports::check_new_cluster(&record.topology())?;
     report(Progress::Note(format!(

@@ -273,12 +273,13 @@ impl Runner {
                 });
             }
             Effect::CancelSql => s.sql.cancel(),
-            Effect::NodeAction { op, node } => {
+            Effect::NodeAction { op, node, force } => {
                 let (cluster, tx) = (s.cluster.clone(), self.tx.clone());
                 tokio::spawn(async move {
                     let action = Action::Node {
                         op,
                         node: node.clone(),
+                        force,
                     };
                     let result = act::run(&cluster, &action)
                         .await

@@ -113,6 +113,7 @@ pub enum Effect {
     NodeAction {
         op: NodeOp,
         node: String,
+        force: bool,
     },
     ServedBy {
         connections: usize,

@@ -31,6 +31,8 @@ impl Focus {
 pub struct Confirm {
     pub op: NodeOp,
     pub node: String,
+    /// `--force`: start a fenced node as it is, or promote despite a running primary.
+    pub force: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -199,7 +199,7 @@ fn key(state: &mut State, keys: &Keymap, k: KeyEvent) -> Vec<Effect> {
             let c = c.clone();
             state.overlay = Overlay::None;
             if matches!(k.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
-                return node_action(state, c.op, c.node);
+                return node_action(state, c.op, c.node, c.force);
             }
             return Vec::new();
         }
@@ -346,24 +346,26 @@ fn nodes_key(state: &mut State, k: KeyEvent) -> Vec<Effect> {
             let Some(node) = names.get(state.dash.selected).cloned() else {
                 return Vec::new();
             };
-            let op = match c {
-                's' => NodeOp::Stop,
-                'S' => NodeOp::Start,
-                'k' => NodeOp::Kill,
-                'p' => NodeOp::Pause,
-                'r' => NodeOp::Resume,
-                'P' => NodeOp::Promote,
-                'w' => NodeOp::Rewind,
-                'x' => NodeOp::Partition,
-                'h' => NodeOp::Heal,
+            let (op, force) = match c {
+                's' => (NodeOp::Stop, false),
+                'S' => (NodeOp::Start, false),
+                // Starts a fenced node as it is: lesson 12 makes a split brain this way.
+                'F' => (NodeOp::Start, true),
+                'k' => (NodeOp::Kill, false),
+                'p' => (NodeOp::Pause, false),
+                'r' => (NodeOp::Resume, false),
+                'P' => (NodeOp::Promote, false),
+                'w' => (NodeOp::Rewind, false),
+                'x' => (NodeOp::Partition, false),
+                'h' => (NodeOp::Heal, false),
                 'b' => return served_by(state),
                 _ => return Vec::new(),
             };
-            if destructive(op) {
-                state.overlay = Overlay::Confirm(Confirm { op, node });
+            if destructive(op) || force {
+                state.overlay = Overlay::Confirm(Confirm { op, node, force });
                 return Vec::new();
             }
-            return node_action(state, op, node);
+            return node_action(state, op, node, force);
         }
         _ => {}
     }
@@ -378,7 +380,7 @@ pub fn destructive(op: NodeOp) -> bool {
     )
 }
 
-fn node_action(state: &mut State, op: NodeOp, node: String) -> Vec<Effect> {
+fn node_action(state: &mut State, op: NodeOp, node: String, force: bool) -> Vec<Effect> {
     if state
         .dash
         .action
@@ -393,7 +395,7 @@ fn node_action(state: &mut State, op: NodeOp, node: String) -> Vec<Effect> {
         node: node.clone(),
         outcome: None,
     });
-    vec![Effect::NodeAction { op, node }]
+    vec![Effect::NodeAction { op, node, force }]
 }
 
 fn scroll(state: &mut State, rows: isize, cols: isize) {

@@ -174,11 +174,13 @@ pub fn drill_actions(
             Action::Node {
                 op: NodeOp::Kill,
                 node,
+                force: false,
             }
         }
         "stop-replica" => Action::Node {
             op: NodeOp::Stop,
             node: replica()?,
+            force: false,
         },
         "pause-replay" => Action::PauseReplay { node: replica()? },
         other => {

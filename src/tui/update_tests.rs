@@ -381,7 +381,8 @@ fn destructive_node_actions_are_confirmed() {
         s.overlay,
         Overlay::Confirm(Confirm {
             op: NodeOp::Kill,
-            node: "pg2".into()
+            node: "pg2".into(),
+            force: false,
         })
     );
     assert!(press(&mut s, KeyCode::Char('n')).is_empty());
@@ -392,7 +393,8 @@ fn destructive_node_actions_are_confirmed() {
         effects,
         [Effect::NodeAction {
             op: NodeOp::Kill,
-            node: "pg2".into()
+            node: "pg2".into(),
+            force: false,
         }]
     );
     // Resume is harmless: no question asked.
@@ -406,6 +408,29 @@ fn destructive_node_actions_are_confirmed() {
         },
     );
     assert_eq!(press(&mut s, KeyCode::Char('r')).len(), 1);
+}
+
+#[test]
+fn a_forced_start_asks_first_and_carries_the_force() {
+    let mut s = running();
+    s.focus = Focus::Nodes;
+    assert!(press(&mut s, KeyCode::Char('F')).is_empty());
+    assert_eq!(
+        s.overlay,
+        Overlay::Confirm(Confirm {
+            op: NodeOp::Start,
+            node: "pg1".into(),
+            force: true,
+        })
+    );
+    assert_eq!(
+        press(&mut s, KeyCode::Char('y')),
+        [Effect::NodeAction {
+            op: NodeOp::Start,
+            node: "pg1".into(),
+            force: true,
+        }]
+    );
 }
 
 #[test]

@@ -178,14 +178,27 @@ fn confirm(frame: &mut Frame, area: Rect, state: &State, c: &Confirm, t: &Theme)
     let mut lines = vec![
         Line::from(vec![
             Span::styled(
-                format!("{} {}? ", capitalised(c.op.name()), c.node),
+                format!(
+                    "{} {}{}? ",
+                    capitalised(c.op.name()),
+                    c.node,
+                    if c.force { " anyway" } else { "" }
+                ),
                 t.strong,
             ),
             Span::styled("y", t.key),
             Span::raw("/"),
             Span::styled("n", t.key),
         ]),
-        Line::styled(explain(c.op), t.dim),
+        Line::styled(
+            if c.force {
+                "Start it as it is, though fenced: it may be a second primary or a diverged \
+                 standby. HAProxy keeps it out of both endpoints."
+            } else {
+                explain(c.op)
+            },
+            t.dim,
+        ),
     ];
     if is_primary && matches!(c.op, NodeOp::Stop | NodeOp::Kill | NodeOp::Partition) {
         lines.push(Line::styled(

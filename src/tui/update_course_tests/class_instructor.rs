@@ -81,7 +81,8 @@ fn an_allowed_drill_runs_on_the_learner_s_cluster_and_is_reported() {
             lesson: "drill".into(),
             actions: vec![Action::Node {
                 op: NodeOp::Kill,
-                node: "pg1".into()
+                node: "pg1".into(),
+                force: false,
             }],
         }]
     );
@@ -111,7 +112,7 @@ fn an_allowed_drill_runs_on_the_learner_s_cluster_and_is_reported() {
     let effects = send(&mut s, drill("stop-replica"));
     assert!(matches!(
         &effects[..],
-        [Effect::Prepare { actions, .. }] if actions == &[Action::Node { op: NodeOp::Stop, node: "pg2".into() }]
+        [Effect::Prepare { actions, .. }] if actions == &[Action::Node { op: NodeOp::Stop, node: "pg2".into(), force: false }]
     ));
     let effects = send(&mut s, drill("pause-replay"));
     assert!(matches!(

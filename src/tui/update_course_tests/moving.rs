@@ -76,7 +76,8 @@ fn ctrl_n_after_the_last_step_opens_the_next_lesson() {
                 scale_to_three(),
                 Action::Node {
                     op: NodeOp::Stop,
-                    node: "pg3".into()
+                    node: "pg3".into(),
+                    force: false,
                 }
             ],
         }]
