@@ -43,6 +43,17 @@ pub struct ClusterRecord {
     /// Which node is primary by the app's decision, and which are fenced.
     #[serde(default)]
     pub authority: Authority,
+    /// False while `up` is still making the cluster: a record left so was cut short, and the
+    /// next `up` starts over instead of starting half-made nodes.
+    #[serde(default = "finished")]
+    pub complete: bool,
+    /// Replicas being cloned by a `scale`: one still listed after a crash is cloned again.
+    #[serde(default)]
+    pub cloning: Vec<String>,
+}
+
+fn finished() -> bool {
+    true
 }
 
 impl ClusterRecord {
@@ -119,6 +130,8 @@ mod tests {
             nodes: vec![1, 2, 4],
             settings: Settings::default(),
             authority: Authority::new("pg1"),
+            complete: true,
+            cloning: Vec::new(),
         };
         rec.save(dir.path()).expect("save");
         let back = ClusterRecord::load(dir.path())

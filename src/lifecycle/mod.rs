@@ -7,6 +7,7 @@ pub mod ops;
 pub mod ports;
 pub mod probe;
 pub mod promote;
+pub mod repair;
 pub mod up;
 
 use std::path::PathBuf;

@@ -4,7 +4,6 @@ use std::time::{Duration, Instant};
 
 use super::{Cluster, Progress};
 use crate::cluster::admin::Admin;
-use crate::cluster::status::ProcState;
 use crate::cluster::status::{NodeState, NodeStatus, Role, unsettled};
 use crate::cluster::topology::{NodeSpec, Topology};
 use crate::error::{Error, Result};
@@ -69,11 +68,14 @@ impl Cluster {
             "streaming and haproxy checks settled",
             self.wait_ready(&topo),
         )
-        .await
+        .await?;
+        let mut done = self.record.clone();
+        done.complete = true;
+        done.save(&self.dir)
     }
 
     /// Clones `node` from `primary`, points it there and starts it.
-    async fn add_replica(
+    pub(super) async fn add_replica(
         &self,
         node: &NodeSpec,
         primary: &NodeSpec,
@@ -92,37 +94,11 @@ impl Cluster {
     pub(super) async fn recover(&self) -> Result<Vec<String>> {
         let topo = self.topology();
         self.rt.prepare(&topo).await?;
-        let mut restarted = Vec::new();
-        for node in &topo.nodes {
-            match self.rt.node_state(node).await? {
-                None => {
-                    return Err(Error::new(format!(
-                        "{} has no data left: remove the cluster with `replica-lab down --name {}` and run `up` again",
-                        node.name, topo.cluster
-                    )));
-                }
-                Some(ProcState::Running) => {}
-                Some(ProcState::Paused) => {
-                    self.rt
-                        .signal_node(node, crate::runtime::NodeSignal::Resume)
-                        .await?;
-                    restarted.push(format!("{} (resumed)", node.name));
-                }
-                Some(ProcState::Stopped) => {
-                    if let Some(fence) = self.fence_on(node).await? {
-                        self.note(format!(
-                            "{} left stopped: {}; `replica-lab node rewind {}` makes it a standby",
-                            node.name, fence.why, node.name
-                        ));
-                        continue;
-                    }
-                    self.rt.start_node(node).await?;
-                    restarted.push(node.name.clone());
-                }
-            }
-        }
-        if !self.rt.proxy_running().await? {
-            self.rt.apply_proxy(&self.rt.proxy_config(&topo)).await?;
+        let mut restarted = self.bring_back_nodes(&topo).await?;
+        let running = self.rt.proxy_running().await?;
+        // Reloaded even when it runs: a `scale` cut short leaves it on the old shape.
+        self.rt.apply_proxy(&self.rt.proxy_config(&topo)).await?;
+        if !running {
             restarted.push("haproxy".into());
         }
         self.apply_fences(&topo).await?;
@@ -286,12 +262,15 @@ impl Cluster {
         }
         self.record.nodes = bigger.nodes.iter().map(|n| n.index).collect();
         self.record.settings.replicas = u8::try_from(bigger.nodes.len() - 1).unwrap_or(u8::MAX);
+        self.record.cloning = added.iter().map(|n| n.name.clone()).collect();
         self.record.save(&self.dir)?;
         self.phase("clone and start new replicas", async {
             let all = added.iter().map(|n| self.add_replica(n, primary, &bigger));
             futures::future::try_join_all(all).await.map(|_| ())
         })
         .await?;
+        self.record.cloning.clear();
+        self.record.save(&self.dir)?;
         self.phase(
             "reload haproxy",
             self.rt.apply_proxy(&self.rt.proxy_config(&bigger)),

@@ -27,6 +27,15 @@ pub async fn bring_up(
     let root = data_root(settings);
     let _lock = lock(&root, &settings.name).await?;
     let dir = cluster_dir(&root, &settings.name);
+    if let Some(record) = ClusterRecord::load(&dir)?.filter(|r| !r.complete) {
+        // A previous `up` died while making it: nothing in it is worth keeping.
+        let rt = runtime_for(record.runtime, &record.settings, dir.clone(), pull.clone()).await?;
+        report(Progress::Note(format!(
+            "cluster {} was cut short while being made; removing what was made and starting again",
+            settings.name
+        )));
+        rt.destroy(false).await?;
+    }
     if let Some(record) = ClusterRecord::load(&dir)? {
         let rt = runtime_for(record.runtime, &record.settings, dir.clone(), pull).await?;
         let cluster = Cluster::new(rt, root, record).reporting(report.clone());
@@ -53,6 +62,8 @@ pub async fn bring_up(
         nodes: initial_indexes(settings),
         settings: settings.clone(),
         authority: Authority::new("pg1"),
+        complete: false,
+        cloning: Vec::new(),
     };
     ports::check_new_cluster(&record.topology())?;
     report(Progress::Note(format!(

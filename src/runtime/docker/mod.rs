@@ -443,19 +443,31 @@ if [ "$STANDBY" = 1 ]; then : > "$PGDATA/$SIGNAL"; else rm -f "$PGDATA/$SIGNAL";
         // A clean stop closes the replication connection; a removed container's would linger
         // on the primary until wal_sender_timeout, keeping its slot busy.
         let _ = self.stop_node(node).await;
-        let _ = engine::force_remove(&self.docker, &self.container(node)).await;
-        match self
-            .docker
-            .remove_volume(
-                &self.volume(node),
-                Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
-            )
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(api_error(&format!("removing {}'s volume", node.name), e)),
+        for attempt in 1.. {
+            // Its one-shot task (a clone cut short by a killed command) holds the volume too.
+            for c in [
+                self.container(node),
+                format!("{}-task", self.container(node)),
+            ] {
+                let _ = engine::force_remove(&self.docker, &c).await;
+            }
+            match self
+                .docker
+                .remove_volume(
+                    &self.volume(node),
+                    Some(RemoveVolumeOptionsBuilder::default().force(true).build()),
+                )
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(e) if is_not_found(&e) => return Ok(()),
+                Err(e) if attempt < 5 && e.to_string().contains("in use") => {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                Err(e) => return Err(api_error(&format!("removing {}'s volume", node.name), e)),
+            }
         }
+        Ok(())
     }
 
     fn peer_addr(&self, node: &NodeSpec) -> (String, u16) {

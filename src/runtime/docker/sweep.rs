@@ -55,6 +55,40 @@ impl DockerRuntime {
     }
 
     pub(super) async fn remove_everything(&self, keep_data: bool) -> Result<()> {
+        // A command killed while creating a container leaves the engine finishing that
+        // request after we list: remove what is there, and again until the volumes are free.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.remove_containers(keep_data).await?;
+            if keep_data {
+                return Ok(());
+            }
+            match self.remove_volumes().await {
+                Err(e) if attempt < 5 && e.to_string().contains("in use") => {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                other => break other?,
+            }
+        }
+        if self.network_is_ours().await == Some(true) {
+            self.docker
+                .remove_network(&self.network())
+                .await
+                .map_err(|e| api_error("removing the cluster network", e))?;
+        }
+        match std::fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::new(format!(
+                "cannot remove {}: {e}",
+                self.dir.display()
+            ))),
+        }
+    }
+
+    /// Stops (keeping data) or removes every container of the cluster.
+    async fn remove_containers(&self, keep_data: bool) -> Result<()> {
         let containers = self.labelled_containers().await?;
         let removals = containers.iter().map(|id| async move {
             if keep_data {
@@ -72,9 +106,10 @@ impl DockerRuntime {
                 }
             }
         }
-        if keep_data {
-            return Ok(());
-        }
+        Ok(())
+    }
+
+    async fn remove_volumes(&self) -> Result<()> {
         for name in self.labelled_volumes().await? {
             let options = RemoveVolumeOptionsBuilder::default().force(true).build();
             self.docker
@@ -82,19 +117,6 @@ impl DockerRuntime {
                 .await
                 .map_err(|e| api_error(&format!("removing volume {name}"), e))?;
         }
-        if self.network_is_ours().await == Some(true) {
-            self.docker
-                .remove_network(&self.network())
-                .await
-                .map_err(|e| api_error("removing the cluster network", e))?;
-        }
-        match std::fs::remove_dir_all(&self.dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::new(format!(
-                "cannot remove {}: {e}",
-                self.dir.display()
-            ))),
-        }
+        Ok(())
     }
 }
