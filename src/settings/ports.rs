@@ -257,9 +257,12 @@ mod tests {
         }
     }
 
+    /// A test case: a setting's name and how to set it to 0.
+    type Zero = (&'static str, fn(&mut Settings));
+
     #[test]
     fn port_zero_is_refused_for_every_setting() {
-        let cases: [(&str, fn(&mut Settings)); 5] = [
+        let cases: [Zero; 5] = [
             ("write_port", |s| s.write_port = 0),
             ("read_port", |s| s.read_port = 0),
             ("stats_port", |s| s.stats_port = 0),
