@@ -8,6 +8,9 @@ use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+mod ports;
+pub use ports::{PortRole, PortUse};
+
 pub const ENV_PREFIX: &str = "REPLICA_LAB_";
 /// `REPLICA_LAB_*` variables read elsewhere: the log filter, a test-only panic hook, and the
 /// needs a test run must meet.
@@ -15,6 +18,9 @@ const NOT_SETTINGS: [&str; 3] = ["LOG", "PANIC_HOOK", "REQUIRE"];
 
 pub const MIN_REPLICAS: u8 = 1;
 pub const MAX_REPLICAS: u8 = 9;
+/// Every node a cluster can ever have: pg1 and the most replicas. Ports are reserved for all
+/// of them, so scaling up never lands a node on a port something else of the cluster uses.
+pub const MAX_NODES: u8 = MAX_REPLICAS + 1;
 
 /// Logins every runtime creates the same way.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +67,10 @@ pub struct Settings {
     /// Local nodes listen on `node_base + index` (127.0.0.11 for pg1 by default) at this port.
     pub node_base: Ipv4Addr,
     pub node_port: u16,
+    /// Where each node has no address of its own (Docker publishing on 127.0.0.1, or no
+    /// loopback aliases), pgN is on `node_ports_from + N - 1`: a block of [`MAX_NODES`] ports
+    /// kept apart from the endpoints.
+    pub node_ports_from: u16,
     /// Overrides where cluster state lives.
     pub data_dir: Option<PathBuf>,
     /// Overrides where the PostgreSQL server binaries are found.
@@ -102,6 +112,7 @@ impl Default for Settings {
             stats_port: 8404,
             node_base: Ipv4Addr::new(127, 0, 0, 10),
             node_port: 5432,
+            node_ports_from: 15431,
             data_dir: None,
             pg_bindir: None,
             haproxy_bin: None,
@@ -129,8 +140,20 @@ pub enum SettingsError {
         "cluster name {0:?} is not usable: use 1 to 32 lowercase letters, digits or '-', starting with a letter"
     )]
     Name(String),
-    #[error("ports {0} are used twice: give the write, read, stats and node ports distinct values")]
-    PortClash(String),
+    #[error("port {first_port} is both {first} and {second}: choose ports that do not overlap")]
+    PortClash {
+        first_port: u16,
+        first: String,
+        second: String,
+    },
+    #[error("port 0 is not usable for {0}: choose a port from 1 to 65535")]
+    PortZero(String),
+    #[error(
+        "node_ports_from {0} leaves no room: pg1 to pg{MAX_NODES} need {MAX_NODES} ports from it, \
+         past 65535; choose node_ports_from {max} or lower",
+        max = u16::MAX - u16::from(MAX_NODES) + 1
+    )]
+    NodePortsOverflow(u16),
 }
 
 impl Settings {
@@ -165,16 +188,7 @@ impl Settings {
             return Err(SettingsError::ReplicaCount(self.replicas));
         }
         validate_name(&self.name)?;
-        let ports = [self.write_port, self.read_port, self.stats_port];
-        let mut clashes: Vec<String> = Vec::new();
-        for (i, p) in ports.iter().enumerate() {
-            if ports[i + 1..].contains(p) {
-                clashes.push(p.to_string());
-            }
-        }
-        if !clashes.is_empty() {
-            return Err(SettingsError::PortClash(clashes.join(", ")));
-        }
+        self.check_ports()?;
         Ok(())
     }
 

@@ -15,17 +15,17 @@ use crate::cluster::state::{ClusterRecord, cluster_dir};
 use crate::error::{Error, Result};
 use crate::lifecycle::{Cluster, Progress, Report, bring_up};
 use crate::runtime::docker::engine::PullReporter;
-use crate::runtime::local::{detect_addressing, port_holder, port_in_use};
-use crate::settings::MIN_REPLICAS;
 use crate::settings::{Settings, data_root, load_toml};
+
+mod ports;
+use ports::check_hub_ports;
+pub use ports::{HUB_PORTS, check_hub_apart, hub_settings};
 
 /// The cluster `classroom host` starts when no `--db` is given.
 pub const HUB_CLUSTER: &str = "classroom-hub";
 /// The login learners' `join` uses; it may only call `classroom.join()`.
 pub const GATE_USER: &str = "classroom_gate";
 pub const GATE_PASSWORD: &str = "classroom_gate";
-/// What a started hub occupies from `--port` on: write, read, stats, then its nodes.
-pub const HUB_PORTS: u16 = 6;
 const CODE_ALPHABET: &[u8; 32] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 pub const CODE_LEN: usize = 8;
 
@@ -190,86 +190,6 @@ pub fn parse_valid_for(text: &str) -> std::result::Result<Duration, String> {
     Ok(Duration::from_secs(total))
 }
 
-/// The started hub's cluster settings: the user's, with the hub's name and ports.
-pub fn hub_settings(
-    base: &Settings,
-    bind: Option<IpAddr>,
-    port: u16,
-) -> std::result::Result<Settings, String> {
-    let at = |i: u16| {
-        port.checked_add(i).ok_or_else(|| {
-            format!(
-                "--port {port} leaves no room: the hub uses {HUB_PORTS} ports from it; choose a \
-                 lower one"
-            )
-        })
-    };
-    if port == 0 {
-        return Err("--port 0 is not a port: choose e.g. 5439".into());
-    }
-    at(HUB_PORTS - 1)?;
-    Ok(Settings {
-        name: HUB_CLUSTER.into(),
-        replicas: MIN_REPLICAS,
-        bind_host: bind.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-        write_port: port,
-        read_port: at(1)?,
-        stats_port: at(2)?,
-        // Off the learner's own cluster's node port, so both run on one machine.
-        node_port: at(3)?,
-        ..base.clone()
-    })
-}
-
-/// The addresses a started hub binds, with what each is, for a clear message when one is taken.
-fn hub_addresses(settings: &Settings) -> Vec<(SocketAddr, &'static str)> {
-    let host = settings.bind_host;
-    let mut wanted = vec![
-        (SocketAddr::new(host, settings.write_port), "write endpoint"),
-        (SocketAddr::new(host, settings.read_port), "read endpoint"),
-        (SocketAddr::new(host, settings.stats_port), "stats page"),
-    ];
-    let nodes = 1 + u16::from(settings.replicas);
-    for i in 1..=nodes {
-        let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        // Nodes on loopback aliases share a port; on 127.0.0.1 each has its own.
-        let base = u32::from(settings.node_base);
-        let alias = IpAddr::V4(Ipv4Addr::from(base + u32::from(i)));
-        wanted.push((SocketAddr::new(alias, settings.node_port), "node"));
-        wanted.push((
-            SocketAddr::new(loopback, settings.node_port.saturating_add(i)),
-            "node",
-        ));
-    }
-    wanted
-}
-
-fn check_hub_ports(settings: &Settings) -> Result<()> {
-    let aliases = matches!(
-        detect_addressing(settings.node_base),
-        crate::cluster::topology::NodeAddressing::LoopbackAliases
-    );
-    for (addr, what) in hub_addresses(settings) {
-        let alias = addr.ip() != IpAddr::V4(Ipv4Addr::LOCALHOST) && what == "node";
-        if alias && !aliases {
-            continue;
-        }
-        if port_in_use(addr) {
-            let holder = port_holder(addr.port())
-                .map(|h| format!(" by {h}"))
-                .unwrap_or_default();
-            return Err(Error::new(format!(
-                "port {} (the hub's {what}, {addr}) is in use{holder}: free it, or start the hub \
-                 on other ports with --port (it uses {} to {})",
-                addr.port(),
-                settings.write_port,
-                settings.write_port.saturating_add(HUB_PORTS - 1)
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// Starts (or restarts) the hub cluster; returns the instructor's URL and the learners'.
 pub async fn start_hub(
     base: &Settings,
@@ -282,6 +202,7 @@ pub async fn start_hub(
     let dir = cluster_dir(&data_root(&settings), HUB_CLUSTER);
     let existing = ClusterRecord::load(&dir)?;
     if existing.is_none() {
+        check_hub_apart(&settings, base).map_err(Error::new)?;
         check_hub_ports(&settings)?;
     }
     let cluster = bring_up(&settings, report.clone(), pull).await?;
@@ -432,26 +353,6 @@ mod tests {
             assert!(e.contains("--code-valid"), "{bad}: {e}");
         }
         assert!(parse_valid_for("31d").unwrap_err().contains("30 days"));
-    }
-
-    #[test]
-    fn the_hub_cluster_has_its_own_name_and_ports() {
-        let s = hub_settings(&Settings::default(), None, 5439).unwrap();
-        assert_eq!(s.name, HUB_CLUSTER);
-        assert_eq!(
-            (s.write_port, s.read_port, s.stats_port, s.node_port),
-            (5439, 5440, 5441, 5442)
-        );
-        assert_eq!(s.bind_host, IpAddr::V4(Ipv4Addr::LOCALHOST));
-        assert!(s.validate().is_ok());
-        let addrs = hub_addresses(&s);
-        assert!(
-            addrs
-                .iter()
-                .all(|(a, _)| (5439..5439 + HUB_PORTS).contains(&a.port()))
-        );
-        assert!(hub_settings(&Settings::default(), None, 65_533).is_err());
-        assert!(hub_settings(&Settings::default(), None, 0).is_err());
     }
 
     #[test]

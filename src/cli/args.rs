@@ -112,6 +112,11 @@ pub struct UpFlags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node_port: Option<u16>,
+    /// Where each node needs a port of its own (Docker, or no loopback aliases): pgN is on
+    /// this + N - 1, a block of 10 ports apart from the endpoints.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_ports_from: Option<u16>,
     /// Address the endpoints listen on.
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -83,9 +83,11 @@ pub async fn checks(settings: &Settings) -> Vec<Check> {
             crate::cluster::topology::NodeAddressing::LoopbackAliases => {
                 "each node gets its own 127.0.0.x address".into()
             }
-            crate::cluster::topology::NodeAddressing::DistinctPorts => {
-                "only 127.0.0.1 is usable: nodes get distinct ports instead".into()
-            }
+            crate::cluster::topology::NodeAddressing::DistinctPorts => format!(
+                "only 127.0.0.1 is usable: pgN gets port node_ports_from + N - 1 ({} for pg1) \
+                 instead",
+                settings.node_ports_from
+            ),
         }),
     ));
     for (port, what, flag) in [

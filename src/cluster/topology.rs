@@ -43,7 +43,8 @@ pub enum NodeAddressing {
     /// One loopback address per node (127.0.0.11, .12, …), all on the same port, so
     /// `inet_server_addr()` tells nodes apart as it does between containers.
     LoopbackAliases,
-    /// Only 127.0.0.1 is usable: one port per node instead.
+    /// Only 127.0.0.1 is usable (or Docker publishes there): one port per node instead,
+    /// pgN on `node_ports_from + N - 1`.
     DistinctPorts,
 }
 
@@ -82,9 +83,14 @@ pub fn node_spec(settings: &Settings, addressing: NodeAddressing, index: u8) -> 
                 settings.node_port,
             )
         }
+        // A block of its own, apart from the endpoints: `node_port + index` once put pg3 and
+        // pg4 on the write and read endpoints. Validated settings hold every index up to
+        // MAX_NODES; saturating keeps an unvalidated one from wrapping onto low ports.
         NodeAddressing::DistinctPorts => (
             IpAddr::V4(Ipv4Addr::LOCALHOST),
-            settings.node_port + u16::from(index),
+            settings
+                .node_ports_from
+                .saturating_add(u16::from(index).saturating_sub(1)),
         ),
     };
     NodeSpec {
@@ -174,7 +180,7 @@ mod tests {
     fn distinct_ports_keep_every_node_on_localhost() {
         let s = Settings {
             replicas: 2,
-            node_port: 7000,
+            node_ports_from: 7001,
             ..Settings::default()
         };
         let t = Topology::initial(&s, NodeAddressing::DistinctPorts);
@@ -187,6 +193,22 @@ mod tests {
             addrs,
             ["127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"]
         );
+    }
+
+    /// The fault the defaults once had: on distinct ports, no node of any size of cluster
+    /// lands on an endpoint.
+    #[test]
+    fn default_distinct_ports_stay_off_the_endpoints() {
+        let s = Settings::default();
+        let all: Vec<u8> = (1..=crate::settings::MAX_NODES).collect();
+        let t = Topology::new(&s, NodeAddressing::DistinctPorts, &all);
+        let ports: Vec<u16> = t.nodes.iter().map(|n| n.port).collect();
+        assert_eq!(ports, (15431..=15440).collect::<Vec<u16>>());
+        for n in &t.nodes {
+            for e in [t.endpoints.write, t.endpoints.read, t.endpoints.stats] {
+                assert_ne!(n.port, e.port(), "{} on {e}", n.name);
+            }
+        }
     }
 
     #[test]

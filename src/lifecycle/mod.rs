@@ -115,9 +115,7 @@ impl Cluster {
     pub async fn scale(&self, replicas: u8) -> Result<()> {
         let _lock = self.lock().await?;
         let mut now = self.refreshed()?;
-        if now.kind() == RuntimeKind::Local {
-            ports::check_new_nodes(&now.record, replicas)?;
-        }
+        ports::check_new_nodes(&now.record, replicas)?;
         now.scale_now(replicas).await
     }
 

@@ -73,8 +73,11 @@ fn test_root() -> PathBuf {
 }
 
 impl TestCluster {
-    /// A cluster handle for slot `slot` (1..=40), with 20 ports of its own from
-    /// 20000 + 20·slot and, for local nodes, the loopback addresses 127.0.slot.x.
+    /// A cluster handle for slot `slot` (1..=49), with 20 ports of its own from
+    /// base = 20000 + 20·slot: stats base + 1, write + 2, read + 3, node_port + 4 (nodes on
+    /// the loopback addresses 127.0.slot.x), node_ports_from + 5 (pg1 to pg10 on base + 5 to
+    /// base + 14 where nodes share 127.0.0.1); base and base + 15 to + 19 stay free for a test's
+    /// own use. The settings' validation holds the layout disjoint.
     pub fn new(name: &str, slot: u8, rt: Rt) -> TestCluster {
         let t = TestCluster {
             name: name.to_string(),
@@ -103,6 +106,18 @@ impl TestCluster {
         self.base() + 3
     }
 
+    /// Where nodes on loopback aliases (127.0.slot.x) listen.
+    pub fn node_port(&self) -> u16 {
+        self.base() + 4
+    }
+
+    /// pg1's port where nodes share 127.0.0.1 (Docker's published ports): pg1 to pg10 take
+    /// base + 5 to base + 14, so the slot's 20 ports hold the endpoints, node_port and every
+    /// node a test could scale to.
+    pub fn node_ports_from(&self) -> u16 {
+        self.base() + 5
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
         c.args(args)
@@ -113,8 +128,11 @@ impl TestCluster {
             .env("REPLICA_LAB_READ_PORT", self.read_port().to_string())
             .env("REPLICA_LAB_STATS_PORT", self.stats_port().to_string())
             .env("REPLICA_LAB_NODE_BASE", format!("127.0.{}.10", self.slot))
-            // Docker publishes node N on node_port + N.
-            .env("REPLICA_LAB_NODE_PORT", (self.base() + 4).to_string())
+            .env("REPLICA_LAB_NODE_PORT", self.node_port().to_string())
+            .env(
+                "REPLICA_LAB_NODE_PORTS_FROM",
+                self.node_ports_from().to_string(),
+            )
             .env("REPLICA_LAB_RUNTIME", self.rt.name())
             .env("REPLICA_LAB_POSTGRES_IMAGE", PG_IMAGE)
             .env("REPLICA_LAB_HAPROXY_IMAGE", PROXY_IMAGE)
