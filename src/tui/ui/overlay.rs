@@ -68,6 +68,7 @@ const NODES: Section = (
     &[
         ("↑ ↓", "select a node"),
         ("s / S", "stop / start"),
+        ("F", "start a fenced node anyway"),
         ("k", "kill (a crash)"),
         ("p / r", "pause / resume"),
         ("P", "promote to primary"),
