@@ -68,7 +68,7 @@ const NODES: Section = (
     &[
         ("↑ ↓", "select a node"),
         ("s / S", "stop / start"),
-        ("F", "start a fenced node anyway"),
+        ("F", "start, though fenced"),
         ("k", "kill (a crash)"),
         ("p / r", "pause / resume"),
         ("P", "promote to primary"),
