@@ -44,7 +44,7 @@ pub fn nodes(inputs: &[NodeInput<'_>], now: Instant, stale_after: Duration) -> V
         .filter(|(_, s)| !s.standby)
         .max_by_key(|(name, s)| (s.timeline, std::cmp::Reverse(*name)))
         .map(|(_, s)| *s);
-    inputs
+    let mut out: Vec<NodeTelemetry> = inputs
         .iter()
         .map(|i| {
             node(
@@ -55,7 +55,13 @@ pub fn nodes(inputs: &[NodeInput<'_>], now: Instant, stale_after: Duration) -> V
                 stale_after,
             )
         })
-        .collect()
+        .collect();
+    if out.iter().filter(|n| n.role == Role::Primary).count() > 1 {
+        for n in out.iter_mut().filter(|n| n.role == Role::Primary) {
+            n.flags.push(LagFlag::SplitBrain);
+        }
+    }
+    out
 }
 
 fn node(

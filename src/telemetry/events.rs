@@ -14,6 +14,21 @@ pub fn between(prev: &Snapshot, next: &Snapshot, at_ms: u64) -> Vec<Event> {
             detail,
         });
     };
+    let writable = |s: &Snapshot| -> Vec<String> {
+        s.nodes
+            .iter()
+            .filter(|n| n.role == crate::cluster::status::Role::Primary)
+            .map(|n| n.name.clone())
+            .collect()
+    };
+    let (was, is) = (writable(prev), writable(next));
+    if is.len() > 1 && was.len() < 2 {
+        push(
+            EventKind::SplitBrain,
+            &is.join(","),
+            format!("{} all accept writes", is.join(", ")),
+        );
+    }
     for n in &next.nodes {
         let Some(p) = prev.node(&n.name) else {
             push(EventKind::NodeUp, &n.name, "joined the cluster".into());

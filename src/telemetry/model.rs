@@ -106,6 +106,9 @@ pub enum LagFlag {
     /// Nothing is behind, but the primary has had no transaction for a while: the age of the
     /// last replayed transaction grows, and it is not lag.
     IdlePrimary,
+    /// Another node accepts writes too: two primaries. Fencing keeps the write endpoint on
+    /// the record's primary; the other is held out until it is rewound.
+    SplitBrain,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -125,4 +128,6 @@ pub enum EventKind {
     ProxyTransition,
     StreamingStarted,
     StreamingStopped,
+    /// Two or more nodes accept writes at once.
+    SplitBrain,
 }

@@ -19,13 +19,14 @@ fn kind_label(k: EventKind) -> &'static str {
         EventKind::ProxyTransition => "haproxy",
         EventKind::StreamingStarted => "streaming",
         EventKind::StreamingStopped => "stream lost",
+        EventKind::SplitBrain => "split brain",
     }
 }
 
 fn kind_style(k: EventKind, t: &Theme) -> Style {
     match k {
         EventKind::NodeUp | EventKind::StreamingStarted => t.ok,
-        EventKind::NodeDown | EventKind::StreamingStopped => t.error,
+        EventKind::NodeDown | EventKind::StreamingStopped | EventKind::SplitBrain => t.error,
         EventKind::RoleChanged => t.primary,
         EventKind::ProxyTransition => t.notice,
     }

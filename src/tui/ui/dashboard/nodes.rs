@@ -38,6 +38,7 @@ fn flag(f: LagFlag, t: &Theme) -> (&'static str, Style) {
         LagFlag::ReceiverSilent => ("receiver silent", t.error),
         LagFlag::NotStreaming => ("not streaming", t.error),
         LagFlag::IdlePrimary => ("idle primary", t.dim),
+        LagFlag::SplitBrain => ("split brain", t.error),
     }
 }
 
