@@ -108,6 +108,10 @@ async fn a_former_primary_never_comes_back_as_a_primary(rt: Rt, slot: u8) {
         "writes left pg2: {answers:?}"
     );
     let status = c.status();
+    for n in ["pg1", "pg2"] {
+        let flags = node(&status, n)["flags"].to_string();
+        assert!(flags.contains("split_brain"), "{n}: {status:#}");
+    }
     assert!(
         haproxy_status(&status, "write", "pg1").starts_with("MAINT"),
         "{status:#}"
