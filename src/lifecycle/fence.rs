@@ -92,7 +92,9 @@ impl Cluster {
                 continue;
             }
             let fenced = self.record.authority.fence_of(&s.server).is_some();
-            let in_maint = s.status.starts_with("MAINT");
+            // Only our own maintenance counts: `MAINT (resolution)` is a Docker name that does
+            // not resolve while its container is stopped, and comes back UP when it starts.
+            let in_maint = s.status == "MAINT";
             let cmd = match (fenced, in_maint) {
                 (true, false) => "maint",
                 (false, true) => "ready",
