@@ -160,6 +160,18 @@ mod tests {
     }
 
     /// Each single port inside the node block is refused, naming the node it lands on.
+    /// Every port well apart from the others, the node block on 9000–9009.
+    fn apart() -> Settings {
+        Settings {
+            write_port: 8001,
+            read_port: 8002,
+            stats_port: 8003,
+            node_port: 8004,
+            node_ports_from: 9000,
+            ..Settings::default()
+        }
+    }
+
     #[test]
     fn a_single_port_inside_the_node_block_names_the_node() {
         let s = Settings {
@@ -182,14 +194,7 @@ mod tests {
         for (name, role) in cases {
             for (port, node) in [(9000, 1), (9004, 5), (9009, 10)] {
                 // Everything else well apart, then one port moved into 9000–9009.
-                let mut s = Settings {
-                    write_port: 8001,
-                    read_port: 8002,
-                    stats_port: 8003,
-                    node_port: 8004,
-                    node_ports_from: 9000,
-                    ..Settings::default()
-                };
+                let mut s = apart();
                 assert!(s.validate().is_ok());
                 match role {
                     PortRole::Write => s.write_port = port,
@@ -211,14 +216,7 @@ mod tests {
             }
             // Just outside the block on either side is fine.
             for port in [8999, 9010] {
-                let mut s = Settings {
-                    write_port: 8001,
-                    read_port: 8002,
-                    stats_port: 8003,
-                    node_port: 8004,
-                    node_ports_from: 9000,
-                    ..Settings::default()
-                };
+                let mut s = apart();
                 match role {
                     PortRole::Write => s.write_port = port,
                     PortRole::Read => s.read_port = port,
