@@ -15,7 +15,9 @@
 //!    one more when notified meanwhile). For every batch: the time from its commit (as the
 //!    learner saw it acknowledged) to the first roster read that shows it.
 //! 4. Flat-out phase, `BENCH_BURST_SECONDS` (default 5): every learner sends batches of
-//!    `BENCH_BURST_BATCH` (default 20) back to back: the most the hub absorbs.
+//!    `BENCH_BURST_BATCH` (default 20) back to back: the most the hub absorbs. The hub takes
+//!    at most `guard::RATE_EVENTS` events per learner in 10 s; INSERTs it refuses for that
+//!    are counted apart and sent again.
 //! 5. Checks the hub against what was sent: events lost, events duplicated, and whether the
 //!    roster's counters agree with the events.
 //!
@@ -32,6 +34,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt as _;
+use replica_lab::classroom::catalogue::{self, CatalogueLesson, HubCatalogue};
+use replica_lab::classroom::guard;
 use replica_lab::classroom::reporter::INSERT_EVENTS;
 use replica_lab::classroom::roster::{self, RosterRow};
 use replica_lab::cluster::state::cluster_dir;
@@ -62,6 +66,9 @@ const TARGET_P99_MS: f64 = 500.0;
 /// How long the roster may take to show the last batches after a phase ends.
 const SETTLE: Duration = Duration::from_secs(5);
 const LESSON: &str = "01-topology";
+/// The steps of [`LESSON`] in the class's catalogue, `s1` on: the hub takes events about
+/// these only, and a learner moves to the next every ten events.
+const STEPS: usize = 5000;
 
 struct Config {
     seconds: f64,
@@ -103,8 +110,8 @@ fn config() -> Result<Config, String> {
         burst_batch: env_setting(
             "BENCH_BURST_BATCH",
             20,
-            |n| (1..=500).contains(n),
-            "events per INSERT, 1 to 500",
+            |n| (1..=guard::RATE_EVENTS).contains(n),
+            "events per INSERT, 1 to 300 (the hub's limit per learner in 10 s)",
         )?,
     })
 }
@@ -206,6 +213,15 @@ async fn join_class(owner: &Client, n: usize) -> Result<(i64, Vec<Learner>), Str
         replica_lab::classroom::host::create_session(owner, "bench", Duration::from_secs(3600))
             .await
             .map_err(|e| e.to_string())?;
+    let lessons = HubCatalogue {
+        lessons: vec![CatalogueLesson {
+            id: LESSON.into(),
+            steps: (1..=STEPS).map(|n| format!("s{n}")).collect(),
+        }],
+    };
+    catalogue::upload(owner, session, &lessons)
+        .await
+        .map_err(|e| e.to_string())?;
     let gate_url = replica_lab::classroom::host::gate_url(&hub_url()).map_err(|e| e.to_string())?;
     let (gate, _) = connect(&gate_url).await?;
     let mut learners = Vec::with_capacity(n);
@@ -244,6 +260,8 @@ struct Shared {
     /// Rows an INSERT reported fewer than it sent: already on the hub.
     duplicates: AtomicU64,
     errors: AtomicU64,
+    /// INSERTs refused by the hub's rate limit (sent again).
+    throttled: AtomicU64,
     first_error: Mutex<Option<String>>,
 }
 
@@ -305,7 +323,16 @@ async fn send(
             .client
             .execute(
                 INSERT_EVENTS,
-                &[&learner.id, &seqs, &kinds, &lessons, &steps, &details, &at],
+                &[
+                    &learner.id,
+                    &seqs,
+                    &kinds,
+                    &lessons,
+                    &steps,
+                    &details,
+                    &at,
+                    &now_ms(),
+                ],
             )
             .await;
         match result {
@@ -321,6 +348,13 @@ async fn send(
                     .duplicates
                     .fetch_add((n as u64).saturating_sub(rows), Ordering::Relaxed);
                 return true;
+            }
+            Err(e) if e.code().map(|c| c.code()) == Some(guard::TOO_FAST) => {
+                shared.throttled.fetch_add(1, Ordering::Relaxed);
+                if stop.load(Ordering::Relaxed) {
+                    return false;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
             Err(e) => {
                 shared.errors.fetch_add(1, Ordering::Relaxed);
@@ -649,6 +683,15 @@ async fn check(
             "NO"
         }
     );
+    let throttled = shared.throttled.load(Ordering::Relaxed);
+    if throttled > 0 {
+        println!(
+            "  {:<36} {throttled} (sent again; the hub takes {} events per learner in {} s)",
+            "INSERTs held back by the rate limit",
+            guard::RATE_EVENTS,
+            guard::RATE_WINDOW.as_secs()
+        );
+    }
     let errors = shared.errors.load(Ordering::Relaxed);
     if errors > 0 {
         let first = shared
@@ -689,6 +732,7 @@ async fn class(env: &BenchEnv, cfg: &Config) -> Result<(), String> {
         inserted: AtomicU64::new(0),
         duplicates: AtomicU64::new(0),
         errors: AtomicU64::new(0),
+        throttled: AtomicU64::new(0),
         first_error: Mutex::new(None),
     });
     let learners: Vec<Arc<Learner>> = learners.into_iter().map(Arc::new).collect();

@@ -7,13 +7,30 @@
 #[error("{message}")]
 pub struct Error {
     pub message: String,
+    /// Standard output went away under a command (`| head`): nothing is wrong, and the
+    /// command ends quietly.
+    stdout_closed: bool,
 }
 
 impl Error {
     pub fn new(message: impl Into<String>) -> Self {
         Error {
             message: message.into(),
+            stdout_closed: false,
         }
+    }
+
+    /// The reader of standard output stopped reading: the command stops writing and ends
+    /// with success, as when its output was read to the end.
+    pub fn stdout_closed() -> Self {
+        Error {
+            message: "standard output is closed".into(),
+            stdout_closed: true,
+        }
+    }
+
+    pub fn is_stdout_closed(&self) -> bool {
+        self.stdout_closed
     }
 }
 

@@ -8,13 +8,14 @@ use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+mod env;
+mod exposure;
 mod ports;
-pub use ports::{PortRole, PortUse};
+pub use env::UnknownVar;
+pub use exposure::valid_endpoint_login;
+pub use ports::{MIN_PORT, PortRole, PortUse};
 
 pub const ENV_PREFIX: &str = "REPLICA_LAB_";
-/// `REPLICA_LAB_*` variables read elsewhere: the log filter, a test-only panic hook, and the
-/// needs a test run must meet.
-const NOT_SETTINGS: [&str; 3] = ["LOG", "PANIC_HOOK", "REQUIRE"];
 
 pub const MIN_REPLICAS: u8 = 1;
 pub const MAX_REPLICAS: u8 = 9;
@@ -59,8 +60,15 @@ pub struct Settings {
     pub replication_user: String,
     pub replication_password: String,
     pub check_user: String,
-    /// Where the endpoints listen. Loopback unless the user asks otherwise.
+    /// Where the endpoints listen. Loopback unless the user asks otherwise; beyond it the
+    /// servers speak TLS and the built-in passwords are refused.
     pub bind_host: IpAddr,
+    /// Where the stats page listens when `bind_host` is beyond loopback: on 127.0.0.1 unless
+    /// this says otherwise, and then it asks for `user` and `password`.
+    pub stats_bind_host: Option<IpAddr>,
+    /// The only logins HAProxy's endpoints let in, over TLS only, when they listen beyond
+    /// loopback (`pg_hba.conf` names, `+group` for a group's members). Empty: every login.
+    pub endpoint_logins: Vec<String>,
     pub write_port: u16,
     pub read_port: u16,
     pub stats_port: u16,
@@ -107,6 +115,8 @@ impl Default for Settings {
             replication_password: "replicator-secret".into(),
             check_user: "haproxy_check".into(),
             bind_host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            stats_bind_host: None,
+            endpoint_logins: Vec::new(),
             write_port: 5435,
             read_port: 5436,
             stats_port: 8404,
@@ -146,41 +156,69 @@ pub enum SettingsError {
         first: String,
         second: String,
     },
-    #[error("port 0 is not usable for {0}: choose a port from 1 to 65535")]
+    #[error("port 0 is not usable for {0}: choose a port from {MIN_PORT} to 65535")]
     PortZero(String),
+    #[error(
+        "port {port} is not usable for {what}: ports below {MIN_PORT} need root, and the servers \
+         run as an unprivileged user; choose a port from {MIN_PORT} to 65535"
+    )]
+    PortPrivileged { port: u16, what: String },
     #[error(
         "node_ports_from {0} leaves no room: pg1 to pg{MAX_NODES} need {MAX_NODES} ports from it, \
          past 65535; choose node_ports_from {max} or lower",
         max = u16::MAX - u16::from(MAX_NODES) + 1
     )]
     NodePortsOverflow(u16),
+    #[error(
+        "{key} {host} is beyond loopback, and {which} still the built-in default that \
+         anyone can read in replica-lab's source: set {vars}, each to a strong password of your \
+         own, before exposing the cluster (or keep {key} on 127.0.0.1)"
+    )]
+    DefaultPasswordExposed {
+        key: &'static str,
+        host: IpAddr,
+        which: String,
+        vars: String,
+    },
+    #[error(
+        "endpoint_logins entry {0:?} is not a login: write a role name, or + and a lower-case \
+         group name (e.g. \"+students\")"
+    )]
+    EndpointLogin(String),
 }
 
 impl Settings {
     /// Defaults, then `file` if it exists, then the environment, then `overrides`
     /// (typically the command-line flags that were given, serialised with `None`s skipped).
+    /// `REPLICA_LAB_*` variables that name no setting are ignored; see [`Settings::load_noting`].
     pub fn load(
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
         overrides: &impl Serialize,
     ) -> Result<Settings, SettingsError> {
+        Self::load_noting(file, env, overrides).map(|(settings, _)| settings)
+    }
+
+    /// As [`Settings::load`], with the `REPLICA_LAB_*` variables that were ignored because
+    /// they name no setting, for a warning. A misspelt key in the file is still an error: the
+    /// file is the user's own, and names only settings.
+    pub fn load_noting(
+        file: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+        overrides: &impl Serialize,
+    ) -> Result<(Settings, Vec<UnknownVar>), SettingsError> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(file) = file {
             figment = figment.merge(Toml::file(file));
         }
-        // Read from the given pairs rather than the process environment, so tests can
-        // check precedence without touching global state.
-        let pairs: Vec<(String, String)> = env
-            .into_iter()
-            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
-            .collect();
-        figment = figment.merge(EnvPairs { pairs });
+        let (pairs, unknown) = env::split(vars);
+        figment = figment.merge(env::EnvPairs { pairs });
         let settings: Settings = figment
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(|e| SettingsError::Parse(e.to_string()))?;
         settings.validate()?;
-        Ok(settings)
+        Ok((settings, unknown))
     }
 
     pub fn validate(&self) -> Result<(), SettingsError> {
@@ -189,6 +227,13 @@ impl Settings {
         }
         validate_name(&self.name)?;
         self.check_ports()?;
+        if let Some(bad) = self
+            .endpoint_logins
+            .iter()
+            .find(|l| !valid_endpoint_login(l))
+        {
+            return Err(SettingsError::EndpointLogin(bad.clone()));
+        }
         Ok(())
     }
 
@@ -235,12 +280,6 @@ pub fn validate_name(name: &str) -> Result<(), SettingsError> {
     }
 }
 
-/// Settings as the user gave them: the config file, the process environment, then `flags`.
-pub fn load_settings(flags: &impl Serialize) -> crate::error::Result<Settings> {
-    Settings::load(config_file().as_deref(), std::env::vars(), flags)
-        .map_err(|e| crate::error::Error::new(e.to_string()))
-}
-
 /// The user's config file: `$XDG_CONFIG_HOME/replica-lab/config.toml` or the platform's equivalent.
 pub fn config_file() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "replica-lab")
@@ -284,40 +323,6 @@ pub fn load_toml<T: serde::de::DeserializeOwned>(
     toml::from_str(&text).map(Some).map_err(|e| {
         crate::error::Error::new(format!("{} is damaged ({e}): {fix}", path.display()))
     })
-}
-
-/// Like figment's `Env`, but over explicit pairs instead of the process environment.
-struct EnvPairs {
-    pairs: Vec<(String, String)>,
-}
-
-impl figment::Provider for EnvPairs {
-    fn metadata(&self) -> figment::Metadata {
-        figment::Metadata::named("environment variable(s)")
-    }
-
-    fn data(
-        &self,
-    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
-        let mut dict = figment::value::Dict::new();
-        for (key, value) in &self.pairs {
-            let Some(rest) = key.strip_prefix(ENV_PREFIX) else {
-                continue;
-            };
-            // Test hooks and log filters share the prefix but are not settings.
-            if NOT_SETTINGS.contains(&rest) {
-                continue;
-            }
-            if rest.is_empty() {
-                continue;
-            }
-            let parsed: figment::value::Value = value
-                .parse()
-                .unwrap_or_else(|_| figment::value::Value::from(value.clone()));
-            dict.insert(rest.to_lowercase(), parsed);
-        }
-        Ok(figment::Profile::Default.collect(dict))
-    }
 }
 
 #[cfg(test)]

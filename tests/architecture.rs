@@ -189,6 +189,28 @@ fn no_source_file_is_past_the_limit() {
     );
 }
 
+/// Only `src/cli/out.rs` prints: its writes end a command quietly when the reader of stdout
+/// goes away (`| head`), where `print!` and friends panic. The app owns its terminal.
+#[test]
+fn only_the_output_module_prints() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let printing: Vec<String> = sources(&src)
+        .into_iter()
+        .filter(|f| f != &src.join("cli").join("out.rs") && !f.starts_with(src.join("tui")))
+        .filter(|f| {
+            let code = code_only(&std::fs::read_to_string(f).expect("source file"));
+            // `eprint!` and `eprintln!` contain these too.
+            code.contains("print!(") || code.contains("println!(")
+        })
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(
+        printing.is_empty(),
+        "write through src/cli/out.rs (outln!, errln!) instead of print!/println!/eprintln! in:\n{}",
+        printing.join("\n")
+    );
+}
+
 #[test]
 fn the_checker_sees_what_it_must() {
     let order: Vec<String> = ["error", "settings", "cluster", "runtime", "cli", "tui"]

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use replica_lab::classroom::catalogue::{self, CatalogueLesson, HubCatalogue};
 use replica_lab::classroom::connect::{self, Hub, HubError};
 use replica_lab::classroom::host::{self, HubFile};
 use replica_lab::classroom::migrate::{self, migrate};
@@ -119,6 +120,17 @@ async fn the_hub_keeps_each_learner_to_their_own_rows() {
 
     // Sessions and codes: the hub keeps the code's hash only.
     let (session, code) = host::create_session(&owner.client, "class", Duration::from_secs(3600))
+        .await
+        .unwrap();
+    // The class's lessons, which the hub takes events about (tests/classroom_guard.rs has
+    // the refusals).
+    let intro = HubCatalogue {
+        lessons: vec![CatalogueLesson {
+            id: "01-intro".into(),
+            steps: ["1", "2", "3"].map(String::from).to_vec(),
+        }],
+    };
+    catalogue::upload(&owner.client, session, &intro)
         .await
         .unwrap();
     let (stale, stale_code) =

@@ -284,6 +284,34 @@ snap!(class_lost_80x24, hub_lost(), 80, 24);
 snap!(class_empty_80x24, empty_class(), 80, 24);
 snap!(class_connecting_80x24, connecting(), 80, 24);
 
+/// Whatever text learners' apps got into the hub, the screen shows it as text: no control
+/// characters (ratatui drops those of C0 itself) and no marks that reorder what follows.
+#[test]
+fn learners_text_cannot_drive_the_terminal() {
+    let mut v = fixture_view();
+    let row = v
+        .roster
+        .as_mut()
+        .and_then(|r| r.rows.first_mut())
+        .expect("a row");
+    row.name = "ev\u{202e}il\x1b]0;owned\x07".into();
+    row.lesson = Some("\u{2066}03-read-only\u{9b}2J".into());
+    row.step = Some("try\u{200f}-a-write\u{2069}".into());
+    for (w, h) in [(80, 24), (160, 48)] {
+        let text = screen(&v, w, h);
+        let bad: Vec<char> = text
+            .chars()
+            .filter(|c| {
+                (c.is_control() && *c != '\n')
+                    || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            })
+            .collect();
+        assert!(bad.is_empty(), "{w}x{h}: {bad:?} in\n{text}");
+        assert!(text.contains("evil]0;owned"), "{w}x{h}:\n{text}");
+        assert!(text.contains("try-a-write"), "{w}x{h}:\n{text}");
+    }
+}
+
 #[test]
 fn tiny_terminals_do_not_panic() {
     for (w, h) in [(0, 0), (1, 1), (10, 3), (30, 8)] {
@@ -474,7 +502,15 @@ async fn the_instructor_sees_and_steers_the_class() {
         session_id: session,
         title: "Tuesday".into(),
     };
-    let lessons = roster::lessons_of(&replica_lab::lesson::builtin_lessons().expect("lessons"));
+    let shipped = replica_lab::lesson::builtin_lessons().expect("lessons");
+    let lessons = roster::lessons_of(&shipped);
+    replica_lab::classroom::catalogue::upload(
+        &owner,
+        session,
+        &replica_lab::classroom::catalogue::HubCatalogue::of(&shipped),
+    )
+    .await
+    .expect("the class's lessons");
 
     let ann = join(&url, &code, "ann").await;
     let bob = join(&url, &code, "bob").await;
@@ -492,6 +528,7 @@ async fn the_instructor_sees_and_steers_the_class() {
         .await
         .expect("LISTEN");
     let topo = steps_of("01-topology");
+    let wr = steps_of("02-write-read");
     let ann_events: Vec<(&str, &str, &str)> = std::iter::once(("lesson_opened", "01-topology", ""))
         .chain(topo.iter().flat_map(|s| {
             [
@@ -500,14 +537,13 @@ async fn the_instructor_sees_and_steers_the_class() {
                 ("passed", "01-topology", s),
             ]
         }))
-        .chain([("step_opened", "02-write-read", "first")])
+        .chain([("step_opened", "02-write-read", wr[0].as_str())])
         .collect();
     report(&ann_db, 1, &ann_events).await;
     let note = next_note(&mut events, "ann's events").await;
     assert_eq!(note.channel(), "classroom_events");
     assert_eq!(note.payload(), session.to_string());
 
-    let wr = steps_of("02-write-read");
     report(
         &bob_db,
         1,
@@ -532,7 +568,7 @@ async fn the_instructor_sees_and_steers_the_class() {
     assert_eq!(a.learner_id, ann.id);
     assert_eq!(
         (a.lesson.as_deref(), a.step.as_deref()),
-        (Some("02-write-read"), Some("first"))
+        (Some("02-write-read"), Some(wr[0].as_str()))
     );
     assert_eq!(
         (a.steps_passed, a.checks, a.hints, a.steps_helped),
@@ -678,7 +714,7 @@ async fn the_instructor_sees_and_steers_the_class() {
     assert!(
         lines
             .iter()
-            .any(|l| l.starts_with("ann,02-write-read,first,open,0,0,")),
+            .any(|l| l.starts_with(&format!("ann,02-write-read,{},open,0,0,", wr[0]))),
         "{csv}"
     );
     assert!(
@@ -784,8 +820,8 @@ async fn the_commands_use_the_hub_host_remembered() {
         &dee_db,
         1,
         &[
-            ("step_opened", "01-topology", "s1"),
-            ("hint", "01-topology", "s1"),
+            ("step_opened", "01-topology", "the-primary"),
+            ("hint", "01-topology", "the-primary"),
         ],
     )
     .await;
@@ -796,7 +832,7 @@ async fn the_commands_use_the_hub_host_remembered() {
     assert_eq!(json["session"]["id"], session);
     assert_eq!(json["learners"][0]["name"], "dee");
     assert_eq!(json["learners"][0]["hints"], 1);
-    assert_eq!(json["learners"][0]["step"], "s1");
+    assert_eq!(json["learners"][0]["step"], "the-primary");
     assert!(json["completion"].as_array().is_some_and(|c| !c.is_empty()));
     let table = ok(&["classroom", "roster"]);
     assert!(
@@ -847,7 +883,7 @@ async fn the_commands_use_the_hub_host_remembered() {
         text.lines().collect::<Vec<_>>(),
         vec![
             "learner,lesson,step,outcome,hints,checks,seconds",
-            "dee,01-topology,s1,open,1,0,0"
+            "dee,01-topology,the-primary,open,1,0,0"
         ]
     );
     let e = fails(
@@ -864,7 +900,12 @@ async fn the_commands_use_the_hub_host_remembered() {
     });
     let eve = join(&url, code, "eve").await;
     let eve_db = plain(&eve.url).await;
-    report(&eve_db, 1, &[("step_opened", "02-write-read", "s1")]).await;
+    report(
+        &eve_db,
+        1,
+        &[("step_opened", "02-write-read", "insert-rows")],
+    )
+    .await;
     view.wait_for(LIMIT, "eve, pushed", |s| {
         s.contains("eve") && s.contains("02-write-read")
     });
@@ -898,11 +939,11 @@ async fn the_commands_use_the_hub_host_remembered() {
     report(
         &dee_again,
         3,
-        &[("step_opened", "01-topology", "after-restart")],
+        &[("step_opened", "01-topology", "how-replicas-keep-up")],
     )
     .await;
     view.wait_for(LIMIT, "an event after the restart", |s| {
-        s.contains("after-restart")
+        s.contains("how-replicas-keep-up")
     });
 
     view.send(b"e");

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use futures::StreamExt as _;
+use replica_lab::classroom::catalogue::{self, CatalogueLesson, HubCatalogue};
 use replica_lab::classroom::connect::connect;
 use replica_lab::classroom::host::create_session;
 use replica_lab::classroom::membership::{self, Membership, queue_dir};
@@ -29,13 +30,23 @@ fn hub_url(c: &TestCluster) -> String {
     )
 }
 
-/// A hub on the cluster's primary with one session; returns its join code.
+/// A hub on the cluster's primary with one session, whose lessons are those of [`event`];
+/// returns its join code.
 async fn hub(c: &TestCluster) -> (tokio_postgres::Client, i64, String) {
     let admin = connect(&hub_url(c), "classroom test").await.expect("hub");
     migrate(&admin.client).await.expect("migrate");
     let (session, code) = create_session(&admin.client, "test class", Duration::from_secs(3600))
         .await
         .expect("session");
+    let basics = HubCatalogue {
+        lessons: vec![CatalogueLesson {
+            id: "01-basics".into(),
+            steps: (0..5).map(|n| format!("step-{n}")).collect(),
+        }],
+    };
+    catalogue::upload(&admin.client, session, &basics)
+        .await
+        .expect("the class's lessons");
     (admin.client, session, code)
 }
 

@@ -133,7 +133,7 @@ async fn tutorial() {
                 false,
                 false,
                 true,
-                "log_min_messages=fatal".to_string()
+                "log_min_messages=fatal,default_transaction_read_only=on".to_string()
             ),
             ("myuser".into(), true, false, true, String::new()),
             ("replicator".into(), false, true, true, String::new()),

@@ -57,6 +57,19 @@ async fn a_partitioned_replica_leaves_haproxy_and_catches_up_when_healed() {
     // Partitioning twice is a no-op.
     let out = c.ok(&["node", "partition", "pg3"]);
     assert!(out.contains("pg3: partition done"), "{out}");
+    // A rewind cannot reach the primary from there: refused at once, naming the fix.
+    c.ok(&["node", "stop", "pg3"]);
+    let asked = std::time::Instant::now();
+    let err = c.fails(&["node", "rewind", "pg3"]);
+    assert!(err.contains("`replica-lab node heal pg3` first"), "{err}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        asked.elapsed()
+    );
+    c.ok(&["node", "heal", "pg3"]);
+    c.ok(&["node", "start", "pg3"]);
+    c.ok(&["node", "partition", "pg3"]);
 
     c.ok(&["node", "heal", "pg3"]);
     eventually(Duration::from_secs(20), "pg3 streaming again", || async {
@@ -207,4 +220,66 @@ fn an_image_that_cannot_be_pulled_names_the_offline_builder() {
         "{:?}",
         labelled("t-docker-noimage")
     );
+}
+
+/// TCP ports (`/proc/net/tcp` and `tcp6`) something listens on inside a container.
+fn listening_ports(container: &str) -> Vec<u16> {
+    let table = docker(&["exec", container, "cat", "/proc/net/tcp", "/proc/net/tcp6"]);
+    let mut ports: Vec<u16> = table
+        .lines()
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            // local_address is ADDR:PORT in hex; state 0A is LISTEN. Docker's own DNS
+            // resolver listens on 127.0.0.11 (0B00007F) in every container of a network.
+            let (addr, port) = cols.get(1)?.split_once(':')?;
+            (cols.get(3) == Some(&"0A") && addr != "0B00007F")
+                .then(|| u16::from_str_radix(port, 16).ok())?
+        })
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn haproxys_runtime_api_is_no_tcp_port_and_still_steers_the_cluster() {
+    let Some(rt) = Rt::docker("haproxys_runtime_api_is_no_tcp_port_and_still_steers_the_cluster")
+    else {
+        return;
+    };
+    let c = TestCluster::new("t-docker-api", 89, rt);
+    c.up(1);
+    let proxy = "rl-t-docker-api-haproxy";
+    // Only the endpoints and the stats page: the API that changes server states is a
+    // unix socket no node container and no host port reaches.
+    assert_eq!(listening_ports(proxy), vec![5435, 5436, 8404]);
+    let published = docker(&["port", proxy]);
+    assert_eq!(published.lines().count(), 3, "{published}");
+    let mode = docker(&["exec", proxy, "stat", "-c", "%a %U", "/tmp/haproxy.sock"]);
+    assert_eq!(mode.trim(), "600 root");
+
+    // And the app still steers HAProxy through it: status reads it, a stopped node is
+    // taken out of the read backend and put back.
+    let status = c.status();
+    assert_eq!(status["haproxy"]["state"], "up", "{status}");
+    c.ok(&["node", "stop", "pg2"]);
+    c.wait_status(
+        Duration::from_secs(15),
+        "pg2 out of the read backend",
+        |s| !haproxy_status(s, "read", "pg2").starts_with("UP"),
+    );
+    c.ok(&["node", "start", "pg2"]);
+    c.wait_status(Duration::from_secs(20), "pg2 UP again", |s| {
+        haproxy_status(s, "read", "pg2") == "UP"
+    });
+    // A HAProxy restarted by the engine comes back with the socket, not a port.
+    docker(&["restart", proxy]);
+    let out = c.command(&["up"]).output().expect("up");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(listening_ports(proxy), vec![5435, 5436, 8404]);
+    assert_eq!(c.status()["haproxy"]["state"], "up");
 }

@@ -83,7 +83,13 @@ async fn a_former_primary_never_comes_back_as_a_primary(rt: Rt, slot: u8) {
         err.contains("node rewind pg1") && err.contains("--force") && err.contains("timeline"),
         "{err}"
     );
-    assert_eq!(node(&c.status(), "pg1")["state"], "stopped");
+    let status = c.status();
+    assert_eq!(node(&status, "pg1")["state"], "stopped");
+    assert_eq!(
+        node(&status, "pg1")["fence"],
+        "former-primary",
+        "{status:#}"
+    );
 
     // Opening the cluster again (as the app does at start) neither starts it nor hangs.
     let started = Instant::now();
@@ -125,6 +131,7 @@ async fn a_former_primary_never_comes_back_as_a_primary(rt: Rt, slot: u8) {
     c.ok(&["node", "stop", "pg1"]);
     c.ok(&["node", "rewind", "pg1"]);
     assert_eq!(role(&c, "pg1"), "replica");
+    assert_eq!(node(&c.status(), "pg1")["fence"], serde_json::Value::Null);
     c.wait_status(
         Duration::from_secs(20),
         "pg1 back in the read backend",

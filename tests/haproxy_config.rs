@@ -29,6 +29,10 @@ fn env(dir: &str, dns: Option<&str>) -> ProxyEnv {
         api_socket: format!("{dir}/haproxy.sock"),
         state_file: format!("{dir}/server-state"),
         dns: dns.map(String::from),
+        // As the local runtime pins it.
+        source: dns.is_none().then(|| "127.0.0.10".into()),
+        // A password with quotes, `$` and spaces must reach HAProxy as written.
+        stats_login: dns.is_none().then(|| "myuser:it's a \"$pw\" #1".into()),
     }
 }
 

@@ -12,7 +12,7 @@ use replica_lab::lesson::model::{
     ProxyStatus, RanOutcome, SqlCheck, TelemetryCheck, WalStage,
 };
 use replica_lab::lesson::{
-    Lesson, LessonError, builtin, builtin_lessons, load_dir, load_files, parse,
+    Lesson, LessonError, builtin, builtin_lessons, catalog, load_dir, parse,
 };
 use replica_lab::sql::Target;
 
@@ -205,7 +205,8 @@ fn shipped_lessons_check_what_they_teach() {
     }
 }
 
-/// Each fixture and every error it must give, as displayed.
+/// Each fixture and every error it must give, as displayed. Each is read from disk as
+/// `lessons check FILE` reads it, so a file that is not UTF-8 is a fixture too.
 const FIXTURES: &[(&str, &[&str])] = &[
     (
         "bad-id.toml",
@@ -240,6 +241,10 @@ const FIXTURES: &[(&str, &[&str])] = &[
     (
         "missing-steps.toml",
         &["1:1: steps: missing field `steps`: a lesson needs at least one [[steps]] table"],
+    ),
+    (
+        "not-utf8.toml",
+        &["8:15: byte 0xE8 is not UTF-8: lesson files are UTF-8 text; save the file as UTF-8"],
     ),
     (
         "quiz-answer-out-of-range.toml",
@@ -279,6 +284,18 @@ const FIXTURES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "sql-syntax-error.toml",
+        &[
+            "7:19: setup[1].sql: PostgreSQL cannot parse this SQL: syntax error at or near \"TABEL\"",
+            "15:7: steps[0].sql: unknown console command \\dx: the console takes \\dt, \\d NAME, \\x, \\timing, \\conninfo and \\connect URL",
+            "16:49: steps[0].setup[0].sql: PostgreSQL cannot parse this SQL: syntax error at end of input",
+            "21:37: steps[0].solution.sql: PostgreSQL cannot parse this SQL: syntax error at or near \";\"",
+            "30:20: steps[0].checks[0].query: PostgreSQL cannot parse this SQL: syntax error at or near \",\"",
+            "36:17: steps[0].checks[1].query: PostgreSQL cannot parse this SQL: zero-length delimited identifier at or near \"\"\"\"",
+            "47:7: steps[1].solution.sql: \\connect needs an argument: \\c postgresql://host:port,host:port/db?target_session_attrs=read-write (also load_balance_hosts=random, application_name, connect_timeout), or key=value pairs: \\c host=a,b port=1,2 target_session_attrs=read-only; user, password and database default to the cluster's",
+        ],
+    ),
+    (
         "syntax-error.toml",
         &["8:20: invalid basic string, expected `\"`"],
     ),
@@ -309,12 +326,18 @@ const FIXTURES: &[(&str, &[&str])] = &[
     (
         "unknown-field.toml",
         &[
-            "10:1: steps[0].hint: unknown field `hint`, expected one of `id`, `title`, `text`, `target`, `sql`, `hints`, `setup`, `solution`, `checks`, `quiz`",
+            "10:1: steps[0].hint: unknown field `hint`, expected one of `id`, `title`, `text`, `target`, `session`, `sql`, `hints`, `setup`, `solution`, `checks`, `quiz`",
         ],
     ),
     (
         "unknown-node.toml",
         &["11:36: steps[0].setup[0].node: unknown node \"pg11\": nodes are pg1…pg10"],
+    ),
+    (
+        "unknown-session.toml",
+        &[
+            "9:11: steps[0].session: session \"persistent\" is not a console mode: write \"sticky\" (one connection kept) or \"fresh\" (a new one per run)",
+        ],
     ),
     (
         "unknown-target.toml",
@@ -361,8 +384,7 @@ fn shown(errors: &[LessonError]) -> Vec<String> {
 fn every_bad_lesson_gives_its_error() {
     for (name, expected) in FIXTURES {
         let file = format!("{BAD}/{name}");
-        let text = std::fs::read_to_string(&file).expect("a fixture");
-        let errors = match load_files(&[(file.as_str(), text.as_str())]) {
+        let errors = match catalog::load(Some(Path::new(&file))) {
             Ok(_) => panic!("{file} loaded without errors"),
             Err(e) => e,
         };
@@ -859,5 +881,73 @@ proptest! {
         edits in proptest::collection::vec(edit(), 1..6),
     ) {
         check_outcome(&apply(base, &edits));
+    }
+}
+
+/// A lesson's text must hold however the learner's cluster is set up: the endpoints' and
+/// nodes' addresses come from placeholders, never as written for the default settings.
+#[test]
+fn shipped_lessons_name_no_address_or_port_of_the_default_settings() {
+    let defaults = replica_lab::settings::Settings::default();
+    let base = u32::from(defaults.node_base);
+    let mut literal = vec![
+        defaults.write_port.to_string(),
+        defaults.read_port.to_string(),
+        defaults.stats_port.to_string(),
+        defaults.node_ports_from.to_string(),
+    ];
+    // node_base and the addresses of pg1…pg10 on it.
+    literal.extend((0..=10).map(|i| std::net::Ipv4Addr::from(base + i).to_string()));
+    for file in lessons_folder() {
+        let text = std::fs::read_to_string(&file).expect("lesson file");
+        for (n, line) in text.lines().enumerate() {
+            for l in &literal {
+                let at = line.find(l.as_str());
+                // 127.0.0.1 is a prefix of 127.0.0.10: only a whole address counts.
+                let digit = |c: char| c.is_ascii_digit();
+                let whole = at.is_some_and(|i| {
+                    !line[i + l.len()..].starts_with(digit) && !line[..i].ends_with(digit)
+                });
+                assert!(
+                    !whole,
+                    "{file}:{}: {l} is the default settings' value: use a placeholder \
+                     ({{{{write}}}}, {{{{read}}}}, {{{{pg1}}}}…)\n{line}",
+                    n + 1
+                );
+            }
+        }
+    }
+}
+
+/// A `ran` check passes on any statement that matches, wherever it ran; unless only the
+/// primary could run it (a write that succeeded) or the console went where a URL says
+/// (`\connect`), it must say where.
+#[test]
+fn shipped_ran_checks_say_where_whenever_it_matters() {
+    let writes = [
+        "insert", "update", "delete", "create", "alter", "drop", "vacuum",
+    ];
+    for lesson in builtin_lessons().expect("the shipped lessons") {
+        for step in &lesson.steps {
+            let by_url = step
+                .solution
+                .as_ref()
+                .and_then(|s| s.sql.as_deref())
+                .is_some_and(|sql| sql.trim_start().starts_with("\\c"));
+            for check in &step.checks {
+                let Check::Ran(ran) = check else { continue };
+                let primary_only = ran.outcome == RanOutcome::Success
+                    && writes
+                        .iter()
+                        .any(|w| ran.matches.to_lowercase().starts_with(w));
+                assert!(
+                    ran.target.is_some() || primary_only || by_url,
+                    "{} / {}: ran {:?} names no target, so it passes wherever it ran",
+                    lesson.id,
+                    step.id,
+                    ran.matches
+                );
+            }
+        }
     }
 }

@@ -7,8 +7,10 @@ use support::{Rt, TestCluster};
 
 #[test]
 fn every_shipped_lesson_is_sound_on_a_real_cluster() {
-    let c = TestCluster::new("t-verify", 25, Rt::Local);
-    // The lessons are written for the default cluster: a primary and three replicas.
+    let c = TestCluster::new("t-verify", 104, Rt::Local);
+    // The lessons are written for the default cluster: a primary and three replicas. Each
+    // check must fail before its step and pass after, and hold however the learner gets
+    // there: the solution run twice, first on a wrong target, and the lesson in fresh mode.
     let out = c.cmd(&["lessons", "verify"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -84,7 +86,7 @@ within = "1s"
 
 #[test]
 fn checks_that_pass_before_or_fail_after_the_solution_are_reported() {
-    let c = TestCluster::new("t-verify-bad", 26, Rt::Local);
+    let c = TestCluster::new("t-verify-bad", 105, Rt::Local);
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("90-hollow.toml");
     std::fs::write(&file, HOLLOW).expect("write the lesson");
@@ -101,16 +103,113 @@ fn checks_that_pass_before_or_fail_after_the_solution_are_reported() {
         stdout.contains(r#"check 1 (sql on write) passes before the solution: got "1""#),
         "{stdout}"
     );
-    // The second check of that step was honest: false before, true after.
-    assert!(!stdout.contains("check 2 (sql on replicas)"), "{stdout}");
+    // The second check of that step was honest: false before, true after (an exact count,
+    // it fails once the solution runs twice, which is reported as such).
+    assert!(
+        !stdout.contains("check 2 (sql on replicas) passes before"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("check 2 (sql on replicas) still fails"),
+        "{stdout}"
+    );
     assert!(stdout.contains("FAIL never-true"), "{stdout}");
     assert!(
         stdout.contains(
-            r#"check 1 (sql on write) still fails after the solution: write: got "2", wanted "5""#
+            r#"check 1 (sql on write) still fails after the solution: write: got "3", wanted "5""#
         ),
         "{stdout}"
     );
     assert!(stdout.contains("0 of 1 lessons sound"), "{stdout}");
     assert!(stderr.contains("problems in 90-hollow"), "{stderr}");
     assert!(c.fails(&["status"]).contains("no cluster named"));
+}
+
+/// Runs `lessons verify` on one fixture of tests/verify_traps; returns stdout.
+fn verify_fixture(c: &TestCluster, file: &str) -> String {
+    let path = format!("{}/tests/verify_traps/{file}", env!("CARGO_MANIFEST_DIR"));
+    let out = c.cmd(&["lessons", "verify", &path]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        c.fails(&["status"]).contains("no cluster named"),
+        "the cluster was left behind"
+    );
+    assert!(
+        !out.status.success() || !stdout.contains("FAIL"),
+        "{stderr}"
+    );
+    stdout
+}
+
+/// A step's verdict line and its problems, in the pass whose heading starts with `heading`.
+fn step_block(stdout: &str, heading: &str, step: &str) -> String {
+    let after = stdout.find(heading).map_or("", |i| &stdout[i..]);
+    let mut lines = after.lines().skip(1);
+    let mut block = Vec::new();
+    for line in lines.by_ref() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.get(1) == Some(&step) {
+            block.push(line);
+            break;
+        }
+    }
+    block.extend(lines.take_while(|l| l.starts_with("         ")));
+    block.join("\n")
+}
+
+#[test]
+fn checks_that_trap_a_learner_are_reported_naming_the_step() {
+    let c = TestCluster::new("t-verify-traps", 106, Rt::Local);
+    let stdout = verify_fixture(&c, "91-traps.toml");
+    let sticky = "91-traps  (fresh cluster";
+    let fresh = "91-traps in fresh console mode";
+
+    // An exact total that a learner's second run makes impossible.
+    let block = step_block(&stdout, sticky, "exact-count");
+    assert!(block.contains("FAIL exact-count"), "{stdout}");
+    assert!(
+        block.contains(
+            r#"after the solution's SQL ran a second time, check 1 (sql on replicas) fails: pg2: got "200", wanted "100""#
+        ),
+        "{block}\n---\n{stdout}"
+    );
+
+    // A ran check with no target passes when the statement ran on a replica.
+    let block = step_block(&stdout, sticky, "untargeted-ran");
+    assert!(block.contains("FAIL untargeted-ran"), "{stdout}");
+    assert!(
+        block.contains(
+            "with the solution's SQL run on read instead of write, check 1 (ran “pg_stat_replication”) passes: it succeeded"
+        ),
+        "{block}\n---\n{stdout}"
+    );
+    // The same check with its target is sound.
+    assert!(stdout.contains("ok   targeted-ran"), "{stdout}");
+
+    // A step that needs the one session holds in sticky mode, not in fresh mode.
+    let block = step_block(&stdout, sticky, "needs-one-session");
+    assert!(
+        block.contains("ok   needs-one-session") || !block.contains("fails"),
+        "{block}"
+    );
+    let block = step_block(&stdout, fresh, "needs-one-session");
+    assert!(
+        block.contains(
+            "in fresh console mode, check 1 (sql on primary) still fails after the solution"
+        ),
+        "{block}\n---\n{stdout}"
+    );
+    assert!(stdout.contains("0 of 1 lessons sound"), "{stdout}");
+}
+
+#[test]
+fn replay_paused_right_after_a_big_setup_finds_the_setup_replayed() {
+    let c = TestCluster::new("t-verify-race", 107, Rt::Local);
+    let stdout = verify_fixture(&c, "92-race.toml");
+    // Without settling, pg3 was paused before it had replayed the lesson's setup, and the
+    // count failed with "relation race_demo does not exist" (42P01).
+    assert!(!stdout.contains("42P01"), "{stdout}");
+    assert!(stdout.contains("ok   paused-at-once"), "{stdout}");
+    assert!(stdout.contains("1 of 1 lessons sound"), "{stdout}");
 }

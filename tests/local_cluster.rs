@@ -15,8 +15,17 @@ async fn down_leaves_nothing_and_a_crashed_cluster_comes_back() {
 
     // A crash: every process of the cluster dies at once, from outside.
     kill_all_under(&dir);
-    let s = c.status();
+    // `status` still shows every node, then fails: HAProxy is gone with the rest.
+    let out = c.cmd(&["status", "--json"]);
+    assert!(!out.status.success(), "status succeeded with HAProxy dead");
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status --json");
     assert_eq!(node(&s, "pg1")["state"], "stopped");
+    assert_eq!(s["haproxy"]["state"], "down", "{s:#}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("replica-lab up"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = c.command(&["up"]).output().expect("up");
     assert!(
         out.status.success(),

@@ -1,5 +1,7 @@
-//! The progress store on disk: round trips, unreadable and newer files, leftovers of an
-//! interrupted save, and SIGKILL at any moment of a save never leaving a broken file.
+//! The progress store on disk: round trips, damaged entries and files (loaded as far as they
+//! can be, kept beside the file at the first save, never changed by reading), newer files,
+//! leftovers of an interrupted save, and SIGKILL at any moment of a save never leaving a
+//! broken file.
 
 mod support;
 
@@ -69,8 +71,30 @@ fn progress_round_trips_and_only_the_owner_may_read_it() {
     assert!(text.contains("\"solved-with-help\""), "{text}");
 }
 
+fn mtime_secs(path: &Path) -> u64 {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .expect("mtime")
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+/// The seconds in `<file>.damaged-<seconds>[-n]`.
+fn aside_seconds(aside: &Path, file: &str) -> u64 {
+    let name = aside
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    name.strip_prefix(&format!("{file}.damaged-"))
+        .and_then(|rest| rest.split('-').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected name {name}"))
+}
+
 #[test]
-fn an_unreadable_file_is_moved_aside_intact_with_a_note() {
+fn a_file_that_is_not_json_is_kept_whole_at_the_first_save_and_never_by_reading() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let store = ProgressStore::for_learner(tmp.path(), "bo");
     let mut asides = Vec::new();
@@ -79,52 +103,143 @@ fn an_unreadable_file_is_moved_aside_intact_with_a_note() {
         &b"\x00\xff not json"[..],
     ] {
         fs::write(store.path(), damaged).expect("write damaged file");
-        let before = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .expect("clock")
-            .as_secs();
+        let written = mtime_secs(store.path());
         let loaded = store.load().expect("damaged file loads as fresh progress");
         assert_eq!(loaded.progress, LearnerProgress::new("bo"));
-
-        let note = loaded.note.expect("a note about the damaged file");
-        let aside = names(tmp.path())
-            .into_iter()
-            .map(|n| tmp.path().join(n))
-            .find(|p| !asides.contains(p))
-            .expect("the damaged file, moved aside");
-        let aside_name = aside
-            .file_name()
-            .expect("name")
-            .to_string_lossy()
-            .into_owned();
-        let secs: u64 = aside_name
-            .strip_prefix("bo.json.damaged-")
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected name {aside_name}"));
-        assert!(secs >= before && secs <= before + 5, "{aside_name}");
-        assert_eq!(fs::read(&aside).expect("read aside"), damaged, "bytes kept");
-        assert!(
-            !store.path().exists(),
-            "the damaged file is not left in place"
+        let mut kept = loaded.damaged.clone();
+        let aside = kept.as_ref().expect("what to keep").aside.clone();
+        assert_eq!(
+            aside_seconds(&aside, "bo.json"),
+            written,
+            "named after the file's time"
         );
         assert_eq!(
-            note,
-            format!(
-                "could not read the progress in {} ({}); the old progress was kept in {} \
-                 and this one starts afresh",
-                store.path().display(),
-                serde_json::from_slice::<serde_json::Value>(damaged).expect_err("damaged JSON"),
-                aside.display()
+            loaded.note.as_deref(),
+            Some(
+                format!(
+                    "could not read the progress in {} ({}); this progress starts afresh. \
+                     What could not be read is kept in {} when progress is next saved",
+                    store.path().display(),
+                    serde_json::from_slice::<serde_json::Value>(damaged).expect_err("damaged JSON"),
+                    aside.display()
+                )
+                .as_str()
             )
         );
+        // Reading, however often, changes nothing.
+        let again = store.load().expect("load again");
+        assert_eq!(again.progress, loaded.progress);
+        assert_eq!(
+            again.damaged.map(|d| d.bytes),
+            kept.as_ref().map(|d| d.bytes.clone())
+        );
+        assert_eq!(
+            fs::read(store.path()).expect("read"),
+            damaged,
+            "left as it was"
+        );
+        assert!(!aside.exists(), "nothing is written by reading");
+
+        let mut p = loaded.progress;
+        p.step_mut("l", "s").hints_used = 1;
+        let written = store.save_keeping(&p, &mut kept).expect("save");
+        assert_eq!(written.as_ref(), Some(&aside), "kept where the note said");
+        assert_eq!(kept, None, "kept once");
+        assert_eq!(fs::read(&aside).expect("read aside"), damaged, "bytes kept");
+        assert_eq!(mode(&aside), 0o600);
+        assert_eq!(store.load().expect("load saved").progress, p);
+        assert_eq!(store.save_keeping(&p, &mut kept).expect("save again"), None);
         asides.push(aside);
     }
-    // Both damaged files are kept, even when moved aside in the same second.
-    assert_eq!(names(tmp.path()).len(), 2);
+    // Both damaged files are kept, even when kept in the same second.
+    assert_eq!(names(tmp.path()).len(), 3, "{:?}", names(tmp.path()));
+    assert_ne!(asides[0], asides[1]);
+}
 
-    let again = store.load().expect("load after moving aside");
-    assert_eq!(again.note, None, "the moved file is not reported twice");
+#[test]
+fn one_bad_entry_costs_only_that_entry_and_is_kept_as_written() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let store = ProgressStore::for_learner(tmp.path(), "fi");
+    let text = r#"{
+  "version": 1,
+  "learner": "fi",
+  "current_lesson": "01-topology",
+  "lessons": {
+    "01-topology": {
+      "steps": {
+        "a": { "outcome": "passed" },
+        "b": { "outcome": "passed" },
+        "c": { "outcome": "perfect", "hints_used": 2 },
+        "d": { "outcome": "solved-with-help" }
+      }
+    }
+  }
+}"#;
+    fs::write(store.path(), text).expect("write");
+    let loaded = store.load().expect("load");
+    let p = &loaded.progress;
+    let outcome = |s: &str| p.step("01-topology", s).and_then(|r| r.outcome);
+    assert_eq!(
+        ["a", "b", "c", "d"].map(outcome),
+        [
+            Some(StepOutcome::Passed),
+            Some(StepOutcome::Passed),
+            None,
+            Some(StepOutcome::SolvedWithHelp)
+        ]
+    );
+    assert_eq!(p.current_lesson.as_deref(), Some("01-topology"));
+    let note = loaded.note.clone().expect("a note");
+    let aside = loaded.damaged.as_ref().expect("damaged").aside.clone();
+    assert!(
+        note.starts_with(&format!(
+            "1 entry in {} could not be read and is left out: step \"c\" of lesson \
+             \"01-topology\" (line 10: unknown variant `perfect`",
+            store.path().display()
+        )),
+        "{note}"
+    );
+    assert!(
+        note.ends_with(&format!(
+            "the rest of the progress loaded. What could not be read is kept in {} when \
+             progress is next saved",
+            aside.display()
+        )),
+        "{note}"
+    );
+    assert_eq!(names(tmp.path()), ["fi.json"], "reading writes nothing");
+    assert_eq!(fs::read_to_string(store.path()).expect("read"), text);
+
+    let mut damaged = loaded.damaged;
+    store
+        .save_keeping(&loaded.progress, &mut damaged)
+        .expect("save");
+    let kept = fs::read_to_string(&aside).expect("read what was kept");
+    assert_eq!(
+        kept,
+        "{\n  \"lessons\": {\n    \"01-topology\": {\n      \"steps\": {\n        \
+         \"c\": { \"outcome\": \"perfect\", \"hints_used\": 2 }\n      }\n    }\n  }\n}\n"
+    );
+    let again = store.load().expect("load after the save");
+    assert_eq!((again.note, again.progress), (None, loaded.progress));
+}
+
+#[test]
+fn a_name_taken_since_the_note_is_not_written_over() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let store = ProgressStore::for_learner(tmp.path(), "gu");
+    fs::write(store.path(), b"not json").expect("write");
+    let loaded = store.load().expect("load");
+    let mut damaged = loaded.damaged;
+    let named = damaged.as_ref().expect("damaged").aside.clone();
+    fs::write(&named, b"someone else's").expect("take the name");
+    let kept = store
+        .save_keeping(&loaded.progress, &mut damaged)
+        .expect("save")
+        .expect("kept");
+    assert_ne!(kept, named);
+    assert_eq!(fs::read(&named).expect("read"), b"someone else's");
+    assert_eq!(fs::read(&kept).expect("read"), b"not json");
 }
 
 #[test]
@@ -148,7 +263,7 @@ fn a_file_from_a_newer_version_is_refused_and_left_alone() {
 }
 
 #[test]
-fn leftovers_of_an_interrupted_save_are_removed_on_load() {
+fn leftovers_of_an_interrupted_save_are_removed_by_the_next_save_not_by_reading() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let store = ProgressStore::for_learner(tmp.path(), "di");
     let mut p = LearnerProgress::new("di");
@@ -179,7 +294,11 @@ fn leftovers_of_an_interrupted_save_are_removed_on_load() {
     let someone_else = write(format!(".dj.json.tmp-{}-3", gone.id()));
 
     let loaded = store.load().expect("load");
-    assert_eq!((loaded.note, loaded.progress), (None, p));
+    assert_eq!((loaded.note, &loaded.progress), (None, &p));
+    for leftover in [&dead, &old, &in_progress, &someone_else] {
+        assert!(leftover.exists(), "reading leaves {}", leftover.display());
+    }
+    store.save(&p).expect("save");
     assert!(!dead.exists(), "left by a process that is gone");
     assert!(!old.exists(), "older than a minute");
     assert!(
@@ -378,12 +497,22 @@ fn kill_9_during_saves_never_leaves_a_broken_file() {
             advanced += 1;
         }
         last = counter;
-        assert_eq!(
-            names(tmp.path()),
-            ["kill-test.json"],
-            "round {round}: leftovers removed"
+        // Reading leaves a killed save's temporary file; the next save (the next child's)
+        // removes it, so there is never more than the last one.
+        let left = names(tmp.path());
+        assert!(
+            left.len() <= 2
+                && left.contains(&"kill-test.json".to_string())
+                && left
+                    .iter()
+                    .all(|n| n == "kill-test.json" || n.starts_with(".kill-test.json.tmp-")),
+            "round {round}: {left:?}"
         );
     }
+    store
+        .save(&state(last + 1))
+        .expect("a save after the last kill");
+    assert_eq!(names(tmp.path()), ["kill-test.json"], "leftovers removed");
     eprintln!("{rounds} rounds: counter reached {last}, {mid_save} kills during a save");
     assert_eq!(advanced, rounds, "every round saved something new");
     assert!(mid_save >= 3, "only {mid_save} kills landed during a save");

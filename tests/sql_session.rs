@@ -638,9 +638,25 @@ async fn transaction_state_follows_begin_errors_and_rollback() {
     let run = c.sticky("COMMIT").await.ok();
     assert_eq!((run.tags(), run.tx), (vec!["COMMIT"], TxState::Idle));
 
-    // A fresh connection closes after its run, and its transaction with it.
-    let run = c.fresh("BEGIN").await.ok();
+    // A fresh connection closes after its run, and its transaction with it: the run says so
+    // rather than dropping the work quietly.
+    let run = c.fresh("BEGIN; CREATE TABLE fresh_gone (x int)").await.ok();
     assert_eq!(run.tx, TxState::Idle);
+    assert!(
+        run.notices
+            .iter()
+            .any(|n| n.message == replica_lab::sql::session::FRESH_TX_ENDS),
+        "{:?}",
+        run.notices
+    );
+    let run = c
+        .sticky("SELECT to_regclass('fresh_gone') IS NULL")
+        .await
+        .ok();
+    assert_eq!(run.value(), "t", "the fresh run's table was rolled back");
+    // A fresh run that closes its own transaction has nothing to say.
+    let run = c.fresh("BEGIN; SELECT 1; COMMIT").await.ok();
+    assert!(run.notices.is_empty(), "{:?}", run.notices);
 }
 
 #[tokio::test]

@@ -18,8 +18,15 @@ struct Watcher {
 
 impl Watcher {
     fn start(c: &TestCluster, rate: u32) -> Watcher {
+        Watcher::start_with(c, rate, &[])
+    }
+
+    fn start_with(c: &TestCluster, rate: u32, extra: &[&str]) -> Watcher {
+        let rate = rate.to_string();
+        let mut args = vec!["status", "--json", "--watch", "--rate", &rate];
+        args.extend_from_slice(extra);
         let mut child = c
-            .command(&["status", "--json", "--watch", "--rate", &rate.to_string()])
+            .command(&args)
             .stdout(Stdio::piped())
             .spawn()
             .expect("start status --watch");
@@ -219,6 +226,142 @@ async fn a_kill_and_a_promotion_show_in_state_and_events() {
         assert!(kinds.contains(&kind), "no {kind} event in {kinds:?}");
     }
     assert!(s["events"][0]["at_ms"].is_u64());
+    // The promotion fenced the old primary in the cluster record; telemetry says so.
+    let (s, _) = watcher.until(Duration::from_secs(5), "pg1 fenced", |s| {
+        node(s, "pg1")["fence"] == "former-primary"
+    });
+    assert_eq!(node(&s, "pg2")["fence"], Value::Null, "{s:#}");
+}
+
+fn haproxy_pids(c: &TestCluster) -> Vec<i32> {
+    let dir = c.cluster_dir().join("haproxy");
+    let pids = replica_lab::runtime::process::processes_under(&dir);
+    assert!(!pids.is_empty(), "no HAProxy under {}", dir.display());
+    pids
+}
+
+fn signal(pids: &[i32], sig: nix::sys::signal::Signal) {
+    for pid in pids {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), sig);
+    }
+}
+
+/// A stopped HAProxy, killed when the test ends however it ends: `down` only sends SIGTERM,
+/// which a stopped process keeps pending.
+struct Frozen(Vec<i32>);
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        signal(&self.0, nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+/// Kills this local cluster's HAProxy, and only it.
+fn kill_haproxy(c: &TestCluster) {
+    let pids = haproxy_pids(c);
+    signal(&pids, nix::sys::signal::Signal::SIGKILL);
+    for pid in pids {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while replica_lab::runtime::process::pid_exists(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+fn has_event(s: &Value, kind: &str) -> bool {
+    s["events"]
+        .as_array()
+        .is_some_and(|evs| evs.iter().any(|e| e["kind"] == kind))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_haproxy_is_reported_down_with_its_cause_until_up_restarts_it() {
+    let c = TestCluster::new("t-tel-proxy", 37, Rt::Local);
+    c.up(1);
+    // Only watching: a watch that repairs would restart HAProxy before it could be studied.
+    let watcher = Watcher::start_with(&c, 4, &["--no-repair"]);
+    watcher.until(Duration::from_secs(10), "HAProxy up", |s| {
+        s["haproxy"]["state"] == "up" && haproxy_status(s, "write", "pg1") == "UP"
+    });
+    let killed = Instant::now();
+    kill_haproxy(&c);
+    let (s, seen) = watcher.until(Duration::from_secs(10), "HAProxy down", |s| {
+        s["haproxy"]["state"] == "down"
+    });
+    eprintln!("HAProxy reported down {:?} after the kill", seen - killed);
+    let why = s["haproxy"]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(why.starts_with("HAProxy is not running"), "{s:#}");
+    assert!(why.contains("replica-lab up"), "{why}");
+    assert_eq!(s["haproxy"]["servers"], serde_json::json!([]), "{s:#}");
+    let (s, _) = watcher.until(Duration::from_secs(5), "a proxy_down event", |s| {
+        has_event(s, "proxy_down")
+    });
+    let event = s["events"]
+        .as_array()
+        .and_then(|evs| evs.iter().find(|e| e["kind"] == "proxy_down"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(event["detail"], why.as_str(), "{event}");
+
+    // A one-shot status prints the whole cluster, then fails with the cause.
+    let out = c.cmd(&["status", "--json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "status succeeded with HAProxy dead");
+    let once: Value = serde_json::from_slice(&out.stdout).expect("status --json still prints");
+    assert_eq!(node(&once, "pg1")["role"], "primary", "{once:#}");
+    assert_eq!(once["haproxy"]["state"], "down", "{once:#}");
+    assert!(
+        stderr.contains("HAProxy is not running") && stderr.contains("replica-lab up"),
+        "{stderr}"
+    );
+    let out = c.cmd(&["status"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(table.contains("HAProxy: down"), "{table}");
+    assert!(!table.contains("BACKEND"), "{table}");
+
+    // `up` restarts it, as the cause says.
+    let out = c.cmd(&["up"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("haproxy"), "{stderr}");
+    watcher.until(Duration::from_secs(10), "HAProxy back up", |s| {
+        s["haproxy"]["state"] == "up" && has_event(s, "proxy_up")
+    });
+    assert_eq!(c.status()["haproxy"]["state"], "up");
+
+    // Stopped, it runs but cannot be asked, nor reloaded: `up` starts it afresh.
+    let frozen = Frozen(haproxy_pids(&c));
+    let stopped = Instant::now();
+    signal(&frozen.0, nix::sys::signal::Signal::SIGSTOP);
+    let (s, seen) = watcher.until(Duration::from_secs(10), "a stuck HAProxy down", |s| {
+        s["haproxy"]["state"] == "down"
+    });
+    eprintln!(
+        "a stopped HAProxy reported down {:?} after SIGSTOP",
+        seen - stopped
+    );
+    let why = s["haproxy"]["error"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("HAProxy is running but its runtime API does not answer")
+            && why.contains("replica-lab up"),
+        "{s:#}"
+    );
+    let out = c.cmd(&["up"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("haproxy (it did not answer)"), "{stderr}");
+    assert_eq!(c.status()["haproxy"]["state"], "up");
+    assert!(
+        frozen
+            .0
+            .iter()
+            .all(|p| !replica_lab::runtime::process::pid_exists(*p)),
+        "the stuck HAProxy was left behind"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,14 +6,15 @@ use std::sync::Arc;
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::layout::Position;
+use ratatui::layout::{Position, Rect};
 use ratatui::style::{Color, Modifier};
 
 use replica_lab::cluster::node_op::NodeOp;
+use replica_lab::lesson::course::FileNote;
 use replica_lab::sql::ResultSet;
 use replica_lab::tui::editor::Editor;
 use replica_lab::tui::state::{Confirm, Focus, Overlay, State, ThemeName};
-use replica_lab::tui::ui::draw;
+use replica_lab::tui::ui::{draw, panes};
 
 #[path = "fixtures/ui.rs"]
 mod fixtures;
@@ -43,6 +44,8 @@ macro_rules! snap {
 
 snap!(busy_80x24, busy(), 80, 24);
 snap!(busy_160x48, busy(), 160, 48);
+snap!(proxy_down_80x24, proxy_down(), 80, 24);
+snap!(proxy_down_160x48, proxy_down(), 160, 48);
 snap!(error_80x24, with_error(), 80, 24);
 snap!(error_160x48, with_error(), 160, 48);
 snap!(expanded_80x24, expanded(), 80, 24);
@@ -260,9 +263,55 @@ fn the_open_step_keeps_its_checks_in_sight() {
     }
 }
 
+#[test]
+fn a_progress_warning_is_a_line_in_the_lesson_pane() {
+    let note = "progress: 1 entry left out";
+    for (mut s, trouble) in [
+        (course_checks(), true),
+        (waiting(), true),
+        (course_checks(), false),
+    ] {
+        s.course.progress_note = Some(if trouble {
+            FileNote::trouble(note)
+        } else {
+            FileNote::news(note)
+        });
+        for (w, h) in [(80, 24), (160, 48)] {
+            let term = terminal(&s, w, h);
+            let buf = term.backend().buffer();
+            let screen = text(buf);
+            let y = screen
+                .lines()
+                .position(|l| l.contains(note))
+                .unwrap_or_else(|| panic!("{note:?} at {w}×{h}:\n{screen}"));
+            let line = screen.lines().nth(y).unwrap_or_default();
+            let x = line[..line.find(note).unwrap_or(0)].chars().count();
+            let cell = &buf[(u16::try_from(x).unwrap_or(0), u16::try_from(y).unwrap_or(0))];
+            let lesson = panes(Rect::new(0, 0, w, h), &s).lesson;
+            assert!(
+                lesson.contains(Position::new(cell_x(x), cell_x(y))),
+                "in the lesson pane at {w}×{h}:\n{screen}"
+            );
+            // Trouble in the warning colour, good news not.
+            let warning = replica_lab::tui::theme::theme(s.theme).warning.fg;
+            assert_eq!(
+                Some(cell.fg) == warning,
+                trouble,
+                "{:?} at {w}×{h}",
+                cell.fg
+            );
+        }
+    }
+}
+
+fn cell_x(n: usize) -> u16 {
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
 fn all_fixtures() -> Vec<State> {
     let mut all = vec![
         busy(),
+        proxy_down(),
         with_error(),
         expanded(),
         big_result(),
@@ -333,7 +382,7 @@ fn empty_and_odd_data_do_not_panic() {
     let mut s = busy();
     let snap = Arc::make_mut(s.dash.snapshot.as_mut().expect("fixture has a snapshot"));
     snap.nodes.clear();
-    snap.haproxy.clear();
+    snap.haproxy.servers.clear();
     snap.events.clear();
     s.dash.selected = 40;
     s.dash.served_by = Some(BTreeMap::new());

@@ -7,8 +7,9 @@
 #   healthcheck.sh replica   accepts read-only connections (a hot standby)
 #   healthcheck.sh haproxy   every endpoint listens, and HAProxy's first round of role
 #                            checks is done
-# The PostgreSQL checks log in as the no-privilege check role, trusted for database
-# postgres only; that the login works also shows the primary's bootstrap finished.
+# The PostgreSQL checks log in over TCP as the replication login (the check login is
+# let in from HAProxy's address only); that the login works also shows the primary's
+# bootstrap, which listens on no TCP address, finished.
 
 set -eu
 
@@ -36,8 +37,8 @@ age() {
 }
 
 in_recovery() {
-  PGCONNECT_TIMEOUT=3 psql -X -A -t -h 127.0.0.1 -p 5432 -U 'haproxy_check' -d postgres \
-    -c 'SELECT pg_is_in_recovery()'
+  PGPASSWORD='replicator-secret' PGCONNECT_TIMEOUT=3 psql -X -A -t -h 127.0.0.1 -p 5432 \
+    -U 'replicator' -d postgres -c 'SELECT pg_is_in_recovery()'
 }
 
 case "${1:-}" in

@@ -35,14 +35,22 @@ wal_keep_size = '128MB'
 # replicas report every second, so reply_time shows a frozen receiver quickly
 wal_receiver_status_interval = '1s'
 shared_buffers = '32MB'
+# the health-check login can hold at most 10 of these (its role's
+# CONNECTION LIMIT); the reserved ones stay for superusers whoever holds the rest
+max_connections = 100
+superuser_reserved_connections = 5
+# a client that connects and never finishes logging in holds a slot this long
+authentication_timeout = '10s'
 log_line_prefix = '%m [%p] %q%u@%d '
 include_if_exists = 'replica-lab-node.conf'
+include_if_exists = 'replica-lab-tls.conf'
 REPLICA_LAB_EOF
   cat > "$new/pg_hba.conf" <<'REPLICA_LAB_EOF'
-# Written by replica-lab.
+# Written by replica-lab; rewritten by every `up`.
 # TYPE  DATABASE     USER  ADDRESS  METHOD
-local   all          all            trust
-host    postgres     "haproxy_check"  all  trust
+local   all          all                 trust
+host    postgres     "haproxy_check"  10.212.0.5/32  trust
+host    all          "haproxy_check"  all  reject
 host    replication  "replicator"  all  scram-sha-256
 host    all          all  all  scram-sha-256
 REPLICA_LAB_EOF
@@ -51,6 +59,7 @@ REPLICA_LAB_EOF
 listen_addresses = '*'
 port = 5432
 unix_socket_directories = '/tmp'
+unix_socket_permissions = 0700
 cluster_name = 'primary'
 REPLICA_LAB_EOF
   # Roles and database over the unix socket only: no client can connect meanwhile.
@@ -58,9 +67,12 @@ REPLICA_LAB_EOF
   psql -X -q -v ON_ERROR_STOP=1 -h /tmp -p 5432 -U postgres -d postgres <<'REPLICA_LAB_EOF'
 CREATE ROLE "myuser" WITH SUPERUSER LOGIN PASSWORD 'mypassword';
 CREATE ROLE "replicator" WITH REPLICATION LOGIN PASSWORD 'replicator-secret';
-CREATE ROLE "haproxy_check" WITH LOGIN;
+CREATE ROLE "haproxy_check" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT PASSWORD NULL CONNECTION LIMIT 10;
 ALTER ROLE "haproxy_check" SET log_min_messages = fatal;
+ALTER ROLE "haproxy_check" SET default_transaction_read_only = on;
 CREATE DATABASE "mydatabase" OWNER "myuser";
+REVOKE TEMPORARY, CREATE ON DATABASE postgres, template1, "mydatabase" FROM PUBLIC, "haproxy_check";
+REVOKE CREATE ON SCHEMA public FROM PUBLIC, "haproxy_check";
 REPLICA_LAB_EOF
   pg_ctl -D "$new" -w -s -m fast stop
   rm -rf "$PGDATA"

@@ -16,9 +16,10 @@ NODE=$(printf 'replica_%s' "$(uname -n)" |
 # For psql and pg_basebackup, as the replication login.
 export PGPASSWORD='replicator-secret'
 
-# As the check login, trusted for database postgres: a probe that logs no failed login.
+# As the replication login, with its password: a probe that logs no failed login (the check
+# login is let in from HAProxy's address only).
 wait_for_primary() {
-  until pg_isready -q -h primary -p 5432 -U 'haproxy_check' -d postgres; do
+  until pg_isready -q -h primary -p 5432 -U 'replicator' -d postgres; do
     # A fraction of a second where sleep takes one (POSIX only promises whole seconds).
     sleep 0.2 2>/dev/null || sleep 1
   done
@@ -55,6 +56,7 @@ sed "s/@NODE@/$NODE/g" > "$PGDATA/replica-lab-node.conf" <<'REPLICA_LAB_EOF'
 listen_addresses = '*'
 port = 5432
 unix_socket_directories = '/tmp'
+unix_socket_permissions = 0700
 cluster_name = '@NODE@'
 primary_conninfo = 'host=''primary'' port=''5432'' user=''replicator'' password=''replicator-secret'' application_name=''@NODE@'''
 primary_slot_name = '@NODE@'

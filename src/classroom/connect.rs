@@ -325,6 +325,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_guarded_hubs_instructor_url_reaches_whichever_node_is_primary() {
+        let (c, mode, _) = prepare(
+            "postgresql://u:p%40w@127.0.0.1:15431,127.0.0.1:15432/db?sslmode=disable\
+             &target_session_attrs=read-write",
+        )
+        .unwrap();
+        assert_eq!(mode, TlsMode::Disable);
+        assert_eq!(c.get_ports(), [15431, 15432]);
+        assert_eq!(c.get_hosts().len(), 2);
+        assert_eq!(
+            c.get_target_session_attrs(),
+            tokio_postgres::config::TargetSessionAttrs::ReadWrite
+        );
+        assert_eq!(c.get_password(), Some(&b"p@w"[..]));
+    }
+
+    #[test]
     fn tls_parameters_are_read_and_the_rest_passed_on() {
         let (c, mode, roots) =
             prepare("postgresql://u:pw@h:6000/db?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem")

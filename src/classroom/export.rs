@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio_postgres::Client;
 
+use super::printable::printable;
 use super::roster::{self, LessonInfo, Roster};
 
 /// One progress event as the export reads it.
@@ -145,12 +146,26 @@ pub fn step_results(events: &[EventRow]) -> Vec<StepResult> {
         .collect()
 }
 
-/// A CSV field: quoted when it holds a separator, a quote or a line break (RFC 4180).
+/// A CSV field of text that came from a learner's app: neutral for a spreadsheet (see
+/// [`neutral_cell`]), then quoted when it holds a separator, a quote or a line break
+/// (RFC 4180).
 fn field(s: &str) -> String {
+    let s = neutral_cell(s);
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        s.into_owned()
+    }
+}
+
+/// A cell a spreadsheet would take for a formula (`=HYPERLINK(…)`, `+1+cmd|…`, `-2+3`,
+/// `@SUM(…)`, or one of those after a tab or carriage return) gets a leading `'`, which makes
+/// it text, as OWASP's advice on CSV injection says.
+pub fn neutral_cell(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
     }
 }
 
@@ -192,9 +207,10 @@ pub fn most_helped(results: &[StepResult]) -> Vec<(String, String, usize)> {
     out
 }
 
-/// Markdown table cells cannot hold `|` or line breaks.
+/// Markdown table cells cannot hold `|` or line breaks; the summary is read in terminals
+/// too, so control characters go.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+    printable(s).replace('|', "\\|")
 }
 
 /// The class summary: learners, completion per lesson, who is stuck, the steps most solved
@@ -271,9 +287,9 @@ pub fn markdown(
             let _ = writeln!(
                 md,
                 "- {} on {} / {} for {}",
-                r.name,
-                r.lesson.as_deref().unwrap_or("-"),
-                r.step.as_deref().unwrap_or("-"),
+                printable(&r.name),
+                printable(r.lesson.as_deref().unwrap_or("-")),
+                printable(r.step.as_deref().unwrap_or("-")),
                 roster::time_on_step(r, now).map_or_else(String::new, roster::short_duration)
             );
         }
@@ -288,7 +304,9 @@ pub fn markdown(
         for (lesson, step, n) in helped.iter().take(10) {
             let _ = writeln!(
                 md,
-                "- {lesson} / {step}: {n} learner{}",
+                "- {} / {}: {n} learner{}",
+                printable(lesson),
+                printable(step),
                 if *n == 1 { "" } else { "s" }
             );
         }
@@ -465,6 +483,45 @@ mod tests {
         assert_eq!(
             csv(&[r]),
             format!("{CSV_HEADER}\n\"O'Neil, \"\"Jo\"\"\",l,s,passed,1,2,3\n")
+        );
+    }
+
+    #[test]
+    fn cells_a_spreadsheet_would_run_are_text() {
+        for (cell, neutral) in [
+            (
+                "=HYPERLINK(\"http://x\",\"y\")",
+                "'=HYPERLINK(\"http://x\",\"y\")",
+            ),
+            ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1:A2)", "'@SUM(A1:A2)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+        ] {
+            assert_eq!(neutral_cell(cell), neutral, "{cell:?}");
+        }
+        for plain in ["ann", "01-topology", "a=b", "O'Neil", "", " =1"] {
+            assert!(
+                matches!(neutral_cell(plain), std::borrow::Cow::Borrowed(_)),
+                "{plain:?}"
+            );
+        }
+        let r = StepResult {
+            learner_id: 1,
+            learner: "@ann".into(),
+            lesson: "01-topology".into(),
+            step: "=HYPERLINK(\"http://x\",\"y\")".into(),
+            outcome: Outcome::Open,
+            hints: 0,
+            checks: 0,
+            seconds: 0,
+        };
+        assert_eq!(
+            csv(&[r]),
+            format!(
+                "{CSV_HEADER}\n'@ann,01-topology,\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",open,0,0,0\n"
+            )
         );
     }
 

@@ -26,6 +26,8 @@ pub const HUB_CLUSTER: &str = "classroom-hub";
 /// The login learners' `join` uses; it may only call `classroom.join()`.
 pub const GATE_USER: &str = "classroom_gate";
 pub const GATE_PASSWORD: &str = "classroom_gate";
+/// The group every learner's login is in (made by the hub's schema).
+pub const LEARNER_GROUP: &str = "classroom_learner";
 const CODE_ALPHABET: &[u8; 32] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 pub const CODE_LEN: usize = 8;
 
@@ -93,8 +95,12 @@ pub fn new_code() -> std::result::Result<String, HubError> {
     Ok(code_from(bytes))
 }
 
-/// 32 symbols divide 256, so every symbol is equally likely.
 fn code_from(bytes: [u8; CODE_LEN]) -> String {
+    symbols(&bytes)
+}
+
+/// 32 symbols divide 256, so every symbol is equally likely.
+fn symbols(bytes: &[u8]) -> String {
     bytes
         .iter()
         .map(|b| char::from(CODE_ALPHABET[usize::from(*b) % CODE_ALPHABET.len()]))
@@ -198,12 +204,26 @@ pub async fn start_hub(
     report: Report,
     pull: Option<Arc<PullReporter>>,
 ) -> Result<(String, String)> {
-    let settings = hub_settings(base, bind, port).map_err(Error::new)?;
+    let mut settings = hub_settings(base, bind, port).map_err(Error::new)?;
     let dir = cluster_dir(&data_root(&settings), HUB_CLUSTER);
     let existing = ClusterRecord::load(&dir)?;
     if existing.is_none() {
         check_hub_apart(&settings, base).map_err(Error::new)?;
         check_hub_ports(&settings)?;
+    }
+    if let Some(made) = existing.as_ref().map(|r| r.settings.bind_host) {
+        if made != settings.bind_host {
+            report(Progress::Note(format!(
+                "the hub was made to listen on {made}: it keeps it (classroom down --purge, then \
+                 host again to move it)"
+            )));
+        }
+    } else if settings.exposed() && guard(&mut settings)? {
+        report(Progress::Note(format!(
+            "the built-in passwords are public, so the hub got strong ones of its own: they are \
+             in {}, readable by you only, and your classroom commands find them in hub.toml",
+            dir.join("cluster.toml").display()
+        )));
     }
     let cluster = bring_up(&settings, report.clone(), pull).await?;
     make_room(&cluster).await?;
@@ -223,8 +243,21 @@ pub async fn start_hub(
         write
     };
     let path = format!("/{}", connect::percent_encode(&c.database));
+    let guarded = !topo.exposure.endpoint_logins.is_empty();
+    // A guarded hub's endpoints let only the gate and learners in: the instructor's
+    // superuser reaches the nodes themselves, on loopback, whichever is primary.
+    let (at, attrs) = if guarded {
+        let nodes: Vec<String> = topo
+            .nodes
+            .iter()
+            .map(|n| cluster.rt.client_addr(n).to_string())
+            .collect();
+        (nodes.join(","), "&target_session_attrs=read-write")
+    } else {
+        (local.to_string(), "")
+    };
     let instructor = format!(
-        "postgresql://{}:{}@{local}{path}?sslmode=disable",
+        "postgresql://{}:{}@{at}{path}?sslmode=disable{attrs}",
         connect::percent_encode(&c.user),
         connect::percent_encode(&c.password),
     );
@@ -233,7 +266,20 @@ pub async fn start_hub(
     } else {
         write.to_string()
     };
-    let learners = format!("postgresql://{GATE_USER}:{GATE_PASSWORD}@{reach}{path}");
+    let tls = if topo.exposure.tls {
+        "?sslmode=require"
+    } else {
+        ""
+    };
+    let learners = format!("postgresql://{GATE_USER}:{GATE_PASSWORD}@{reach}{path}{tls}");
+    if topo.exposure.tls {
+        report(Progress::Note(format!(
+            "learners' connections are encrypted (TLS) and only the gate and learners' own \
+             logins get in through {reach}; to have them check the hub's certificate too, give \
+             them {} and add &sslrootcert=THAT-FILE to the URL",
+            crate::cluster::certs::ca_path(&dir).display()
+        )));
+    }
     if write.ip().is_unspecified() {
         report(Progress::Note(format!(
             "the hub listens on every interface; learners reach it as {reach}: if that name \
@@ -241,6 +287,33 @@ pub async fn start_hub(
         )));
     }
     Ok((instructor, learners))
+}
+
+/// A hub beyond loopback: its endpoints let in only the gate and learners, over TLS; the
+/// built-in passwords it would otherwise keep are replaced by strong ones, kept in the hub's
+/// cluster record and `hub.toml` (both readable by their owner only). Says whether it made
+/// any.
+fn guard(settings: &mut Settings) -> Result<bool> {
+    settings.endpoint_logins = vec![GATE_USER.into(), format!("+{LEARNER_GROUP}")];
+    let builtin = Settings::default();
+    let mut made = false;
+    if settings.password == builtin.password {
+        settings.password = strong_password()?;
+        made = true;
+    }
+    if settings.replication_password == builtin.replication_password {
+        settings.replication_password = strong_password()?;
+        made = true;
+    }
+    Ok(made)
+}
+
+/// 26 symbols of 5 bits each from the system's CSPRNG: 130 bits.
+fn strong_password() -> Result<String> {
+    let mut bytes = [0u8; 26];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::new(format!("no random numbers for a password: {e}")))?;
+    Ok(symbols(&bytes).to_lowercase())
 }
 
 /// Connections a started hub accepts: every learner's app keeps one open, and PostgreSQL's
@@ -294,11 +367,7 @@ async fn make_room(cluster: &Cluster) -> Result<()> {
 
 /// This machine's name, for learners on other machines.
 fn this_host() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "THIS-MACHINE".into())
+    crate::cluster::certs::host_name().unwrap_or_else(|| "THIS-MACHINE".into())
 }
 
 /// HAProxy routes the write endpoint once its checks have seen the primary: give it a moment.

@@ -12,6 +12,7 @@ use super::connect::HubError;
 pub const MIGRATIONS: &[(u32, &str, &str)] = &[
     (1, "hub", include_str!("migrations/0001_hub.sql")),
     (2, "security", include_str!("migrations/0002_security.sql")),
+    (3, "guard", include_str!("migrations/0003_guard.sql")),
 ];
 
 /// The version the last built-in migration brings the hub to.

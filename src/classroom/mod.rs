@@ -3,17 +3,22 @@
 //!
 //! - [`connect`]: connections to the hub, with TLS when the URL asks for it;
 //! - [`migrate`]: the hub's schema, versioned migrations applied in order;
+//! - [`catalogue`], [`guard`]: the lessons the hub takes events about, and what it refuses;
 //! - [`host`]: `classroom host` and `classroom down`: a hub started through the runtime, or one given;
 //! - [`membership`], [`queue`], [`reporter`]: the learner's side (join, events on disk, delivery,
 //!   broadcasts, pace and drills coming back);
-//! - [`roster`], [`export`], [`instructor`]: the instructor's side.
+//! - [`roster`], [`export`], [`instructor`]: the instructor's side; [`printable`] keeps what
+//!   learners' apps sent from driving the instructor's terminal.
 
+pub mod catalogue;
 pub mod connect;
 pub mod export;
+pub mod guard;
 pub mod host;
 pub mod instructor;
 pub mod membership;
 pub mod migrate;
+pub mod printable;
 pub mod queue;
 pub mod reporter;
 pub mod roster;

@@ -80,8 +80,9 @@ impl ClassEvent {
         }
     }
 
+    /// `detail`, cut to what the hub takes if it is larger (see [`super::guard::fit_detail`]).
     pub fn with_detail(mut self, detail: serde_json::Value) -> ClassEvent {
-        self.detail = detail;
+        self.detail = super::guard::fit_detail(detail);
         self
     }
 }

@@ -6,6 +6,11 @@
 //! committed it, and when the hub cannot be reached waits a little longer each time (capped)
 //! before trying again. On the same connection it listens on the session's channel and reads
 //! the new broadcasts, drills and pace.
+//!
+//! The hub may refuse an event for good (an unknown lesson, a time out of range, see
+//! [`super::guard`]): the batch is then sent one event at a time, and each event refused is dropped
+//! with a note, so one bad event never holds up those behind it. When the hub says events
+//! come too fast, the same events go again a little later.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,7 +21,11 @@ use tokio_postgres::Client;
 
 use super::connect::{Hub, connect, server_message};
 use super::membership::Membership;
-use super::queue::{ClassEvent, Queue, QueueError, Queued};
+use super::queue::{ClassEvent, Queue, QueueError};
+
+mod send;
+use send::{Flow, THROTTLED};
+pub use send::{INSERT_EVENTS, deliver, refusal_note};
 
 /// What the instructor sent, for the app.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,11 +50,16 @@ pub struct ReporterState {
     pub last_error: Option<String>,
     /// Events delivered since the reporter started.
     pub delivered: u64,
+    /// Events the hub refused for good since the reporter started; they were dropped.
+    pub refused: u64,
+    /// The last of them, and why.
+    pub last_refused: Option<String>,
 }
 
 #[derive(Clone, Debug)]
 pub struct ReporterConfig {
-    /// Events per `INSERT`.
+    /// Events per `INSERT`; at most [`super::guard::RATE_EVENTS`], or a full batch could never pass
+    /// the hub's rate limit.
     pub batch: usize,
     pub backoff_min: Duration,
     pub backoff_max: Duration,
@@ -53,6 +67,8 @@ pub struct ReporterConfig {
     pub timeout: Duration,
     /// How often an idle connection is checked (a network that drops without a word).
     pub ping_every: Duration,
+    /// How long to wait when the hub says events come too fast.
+    pub throttle_wait: Duration,
     /// Listen for broadcasts, drills and pace.
     pub listen: bool,
     pub application_name: String,
@@ -61,11 +77,12 @@ pub struct ReporterConfig {
 impl Default for ReporterConfig {
     fn default() -> Self {
         ReporterConfig {
-            batch: 500,
+            batch: 100,
             backoff_min: Duration::from_millis(500),
             backoff_max: Duration::from_secs(10),
             timeout: Duration::from_secs(10),
             ping_every: Duration::from_secs(20),
+            throttle_wait: Duration::from_secs(2),
             listen: true,
             application_name: "replica-lab learner".into(),
         }
@@ -282,11 +299,24 @@ impl Delivery {
             s.last_error = None;
         });
         loop {
-            if let Err(e) = self.deliver_all(client).await {
-                return e;
-            }
+            let flow = match self.deliver_all(client).await {
+                Ok(flow) => flow,
+                Err(e) => return e,
+            };
             // The hub answered: the next failure starts with a short wait again.
             *backoff = self.config.backoff_min;
+            let throttled = flow == Flow::Throttled;
+            self.state.send_if_modified(|s| {
+                let note = throttled.then(|| THROTTLED.to_string());
+                let changed = s.last_error != note;
+                s.last_error = note;
+                changed
+            });
+            let idle = if throttled {
+                self.config.throttle_wait
+            } else {
+                self.config.ping_every
+            };
             tokio::select! {
                 () = self.wake.notified() => {}
                 n = hub.notifications.recv() => match n {
@@ -304,7 +334,8 @@ impl Delivery {
                     }
                     None => return "the connection to the hub ended".into(),
                 },
-                () = tokio::time::sleep(self.config.ping_every) => {
+                () = tokio::time::sleep(idle), if throttled => {}
+                () = tokio::time::sleep(idle), if !throttled => {
                     let ping = tokio::time::timeout(self.config.timeout, client.simple_query("")).await;
                     match ping {
                         Ok(Ok(_)) => {}
@@ -312,45 +343,6 @@ impl Delivery {
                         Err(_) => return "the hub stopped answering".into(),
                     }
                 }
-            }
-        }
-    }
-
-    /// Sends batches until the queue is empty.
-    async fn deliver_all(&self, client: &Client) -> Result<(), String> {
-        loop {
-            let queue = self.queue.clone();
-            let batch_size = self.config.batch;
-            let batch = tokio::task::spawn_blocking(move || lock(&queue).pending(batch_size))
-                .await
-                .map_err(|e| e.to_string())?;
-            let Some(last) = batch.last().map(|q| q.seq) else {
-                return Ok(());
-            };
-            let sent = tokio::time::timeout(
-                self.config.timeout,
-                deliver(client, self.membership.learner_id, &batch),
-            )
-            .await;
-            match sent {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => return Err(delivery_error(&e)),
-                Err(_) => return Err("the hub did not answer in time".into()),
-            }
-            let queue = self.queue.clone();
-            let acked = tokio::task::spawn_blocking(move || {
-                let mut q = lock(&queue);
-                q.ack(last).map(|()| q.len())
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-            match acked {
-                Ok(left) => self.state.send_modify(|s| {
-                    s.queued = left;
-                    s.delivered += batch.len() as u64;
-                }),
-                // Not recorded: the batch goes again later, and the hub ignores it then.
-                Err(e) => return Err(format!("delivered, but {e}")),
             }
         }
     }
@@ -446,59 +438,6 @@ impl Delivery {
             }
         }
         Ok(())
-    }
-}
-
-/// The statement one batch goes in with.
-pub const INSERT_EVENTS: &str = "\
-INSERT INTO classroom.events (learner_id, seq, kind, lesson, step, detail, happened_at)
-SELECT $1, u.seq, u.kind, u.lesson, u.step, u.detail, to_timestamp(u.at / 1000.0)
-FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::bigint[])
-     AS u(seq, kind, lesson, step, detail, at)
-ON CONFLICT (learner_id, seq) DO NOTHING";
-
-/// Sends `batch` in one statement; returns how many rows were new to the hub.
-pub async fn deliver(
-    client: &Client,
-    learner_id: i64,
-    batch: &[Queued],
-) -> Result<u64, tokio_postgres::Error> {
-    let seqs: Vec<i64> = batch
-        .iter()
-        .map(|q| i64::try_from(q.seq).unwrap_or(i64::MAX))
-        .collect();
-    let kinds: Vec<&str> = batch.iter().map(|q| q.event.kind.as_str()).collect();
-    let lessons: Vec<Option<&str>> = batch.iter().map(|q| q.event.lesson.as_deref()).collect();
-    let steps: Vec<Option<&str>> = batch.iter().map(|q| q.event.step.as_deref()).collect();
-    let details: Vec<&serde_json::Value> = batch.iter().map(|q| &q.event.detail).collect();
-    let at: Vec<i64> = batch
-        .iter()
-        .map(|q| i64::try_from(q.event.happened_at).unwrap_or(i64::MAX))
-        .collect();
-    client
-        .execute(
-            INSERT_EVENTS,
-            &[&learner_id, &seqs, &kinds, &lessons, &steps, &details, &at],
-        )
-        .await
-}
-
-/// A failed delivery, worded with what to do.
-fn delivery_error(e: &tokio_postgres::Error) -> String {
-    use tokio_postgres::error::SqlState;
-    let cause = server_message(e);
-    match e.code() {
-        Some(c) if *c == SqlState::INSUFFICIENT_PRIVILEGE => format!(
-            "the hub refused this learner's events ({cause}): the instructor may have removed \
-             you from the class; join again (replica-lab classroom join)"
-        ),
-        Some(c) if *c == SqlState::UNDEFINED_TABLE || *c == SqlState::UNDEFINED_FUNCTION => {
-            format!(
-                "the hub has no classroom schema ({cause}): the instructor runs replica-lab \
-                 classroom host"
-            )
-        }
-        _ => format!("cannot deliver events to the hub: {cause}"),
     }
 }
 

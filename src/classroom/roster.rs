@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 use tokio_postgres::{Client, Row};
 
+use super::printable::{printable, printable_or_dash};
 use crate::lesson::Lesson;
 
 /// One lesson of the catalog, as far as the roster needs it.
@@ -270,7 +271,7 @@ pub fn json_rows<'a>(roster: &'a Roster, lessons: &[LessonInfo]) -> Vec<JsonRow<
         .collect()
 }
 
-/// The roster as a plain table for a terminal.
+/// The roster as a plain table for a terminal; what learners' apps sent is made printable.
 pub fn table(roster: &Roster, lessons: &[LessonInfo]) -> String {
     let now = roster.read_at;
     let header = [
@@ -279,9 +280,9 @@ pub fn table(roster: &Roster, lessons: &[LessonInfo]) -> String {
     let mut cells: Vec<[String; 9]> = vec![header.map(String::from)];
     for r in &roster.rows {
         cells.push([
-            r.name.clone(),
-            r.lesson.clone().unwrap_or_else(|| "-".into()),
-            r.step.clone().unwrap_or_else(|| "-".into()),
+            printable(&r.name).into_owned(),
+            printable_or_dash(r.lesson.as_deref()).into_owned(),
+            printable_or_dash(r.step.as_deref()).into_owned(),
             time_on_step(r, now).map_or_else(|| "-".into(), short_duration),
             r.steps_passed.to_string(),
             r.steps_helped.to_string(),
@@ -445,5 +446,25 @@ pub(crate) mod tests {
         assert!(lines[0].starts_with("NAME"));
         assert!(lines[1].starts_with("ann") && lines[1].ends_with("STUCK"));
         assert!(lines[2].starts_with("bob") && !lines[2].contains("STUCK"));
+    }
+
+    #[test]
+    fn the_table_prints_no_control_characters() {
+        let mut evil = row("ev\x1b[2Jil", Some("\x1b]0;owned\x07"), 0, &[]);
+        evil.step = Some("s\u{9b}1\n".into());
+        let roster = Roster {
+            session: Session {
+                id: 1,
+                title: "t".into(),
+                pace: None,
+                stuck_after: Duration::from_secs(60),
+            },
+            rows: vec![evil],
+            read_at: at(10),
+        };
+        let t = table(&roster, &lessons());
+        assert!(!t.replace('\n', "").contains(char::is_control), "{t:?}");
+        let line = t.lines().nth(1).unwrap_or_default();
+        assert!(line.starts_with("ev[2Jil  ]0;owned  s1"), "{line:?}");
     }
 }

@@ -173,6 +173,10 @@ pub enum Command {
         /// Snapshots per second with --watch.
         #[arg(long, default_value_t = 4.0)]
         rate: f64,
+        /// With --watch, only watch: a HAProxy that dies stays dead and a second primary
+        /// stays writable, so a fault can be studied as it is.
+        #[arg(long, requires = "watch")]
+        no_repair: bool,
     },
     /// Open fresh connections to the read endpoint and count who answers each.
     ServedBy {
@@ -291,6 +295,14 @@ pub enum ClassroomCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum LessonsCommand {
+    /// Write a new lesson file with one working step, to edit into a lesson of your own.
+    New {
+        /// The lesson's id, also its file name (e.g. 15-my-topic).
+        id: String,
+        /// The folder to write it in (default: the current one).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
     /// Validate lesson files; errors name file, line, column and field.
     Check {
         /// A lesson file or a folder of them (default: the lessons shipped in the binary).
@@ -312,7 +324,9 @@ pub enum LessonsCommand {
         lessons: LessonFlags,
     },
     /// Run every step on a fresh cluster: each check must fail before the step's solution
-    /// and pass after it. The cluster is removed afterwards.
+    /// and pass after it, still pass when the solution's SQL runs twice, stay red when it runs
+    /// on the wrong target, and pass with the console in fresh mode too (the lesson again, on
+    /// a fresh cluster). The cluster is removed afterwards.
     Verify {
         /// A lesson file or a folder of them (default: the shipped lessons).
         path: Option<PathBuf>,
@@ -322,6 +336,15 @@ pub enum LessonsCommand {
         /// Leave the cluster running after the last lesson.
         #[arg(long)]
         keep: bool,
+        /// Run each lesson this many times, each on a fresh cluster, and report every step
+        /// whose verdict was not the same each time.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+        repeat: u32,
+        /// Only that each check fails before the step's solution and passes after it, with
+        /// one sticky session: fast, while writing a lesson. Without it verify also runs each
+        /// solution twice and on a wrong target, and every lesson again in fresh mode.
+        #[arg(long)]
+        quick: bool,
     },
 }
 

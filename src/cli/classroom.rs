@@ -7,8 +7,10 @@ use serde::Serialize;
 
 use super::Next;
 use super::args::ClassroomCommand;
+use super::out::{self, errln, outln};
 use super::pull_bar::pull_bar;
 use super::report_to_stderr;
+use crate::classroom::catalogue::{self, HubCatalogue};
 use crate::classroom::connect::{HubError, connect, mask};
 use crate::classroom::host::{self, HUB_CLUSTER, HubFile};
 use crate::classroom::instructor;
@@ -16,10 +18,11 @@ use crate::classroom::membership;
 use crate::classroom::migrate::migrate;
 use crate::classroom::queue::Queue;
 use crate::classroom::{classroom_dir, roster};
+use crate::cli::load_settings;
 use crate::cluster::state::cluster_dir;
 use crate::error::{Error, Result};
 use crate::lifecycle::remove;
-use crate::settings::{Settings, data_root, load_settings};
+use crate::settings::{Settings, data_root};
 
 /// Settings from the config file and environment only: these commands take no cluster flags.
 #[derive(Serialize)]
@@ -74,7 +77,7 @@ pub async fn join_command(hub: &str, code: &str, name: &str, allow_drills: bool)
     }
     let aside = membership::set_aside_old_queue(&dir)?;
     let m = membership::join(hub, code, name, allow_drills, &dir).await?;
-    println!("{}", membership::joined_text(&m, &dir, aside.as_deref()));
+    outln!("{}", membership::joined_text(&m, &dir, aside.as_deref()))?;
     Ok(())
 }
 
@@ -89,16 +92,17 @@ pub async fn join_for_app(
     let name = &settings.learner_name();
     let dir = classroom_dir(settings);
     if let Some(m) = membership::load(&dir)? {
-        eprintln!(
+        errln!(
             "already in a class as {} (session {}): --join is not needed; \
              `replica-lab classroom leave` to join another",
-            m.name, m.session_id
+            m.name,
+            m.session_id
         );
         return Ok(());
     }
     let aside = membership::set_aside_old_queue(&dir)?;
     let m = membership::join(hub, code, name, allow_drills, &dir).await?;
-    eprintln!("{}", membership::joined_text(&m, &dir, aside.as_deref()));
+    errln!("{}", membership::joined_text(&m, &dir, aside.as_deref()));
     Ok(())
 }
 
@@ -108,7 +112,7 @@ pub async fn leave_command() -> Result<()> {
     let settings = settings()?;
     let dir = classroom_dir(&settings);
     let Some(m) = membership::load(&dir)? else {
-        println!("not in a class: nothing to leave");
+        outln!("not in a class: nothing to leave")?;
         return Ok(());
     };
     let left = match Queue::open(&membership::queue_dir(&dir)) {
@@ -116,19 +120,20 @@ pub async fn leave_command() -> Result<()> {
         Err(e) => Err(e.to_string()),
     };
     membership::leave(&dir)?;
-    println!(
+    outln!(
         "left the class (you were {} in session {})",
-        m.name, m.session_id
-    );
+        m.name,
+        m.session_id
+    )?;
     match left {
-        Ok(0) => println!("  every event had reached the hub"),
-        Ok(n) => println!(
+        Ok(0) => outln!("  every event had reached the hub")?,
+        Ok(n) => outln!(
             "  {n} events could not be delivered (the hub was not reachable); they are kept in {}",
             membership::queue_dir(&dir).display()
-        ),
-        Err(e) => println!("  the events queued were not checked: {e}"),
+        )?,
+        Err(e) => outln!("  the events queued were not checked: {e}")?,
     }
-    println!("  your login on the hub stays until the instructor ends the class");
+    outln!("  your login on the hub stays until the instructor ends the class")?;
     Ok(())
 }
 
@@ -141,6 +146,9 @@ pub async fn host(
 ) -> Result<()> {
     let valid_for = host::parse_valid_for(code_valid).map_err(Error::new)?;
     let settings = settings()?;
+    // The hub takes events about these lessons only; a folder that does not load stops here,
+    // before a hub is started for nothing.
+    let lessons = HubCatalogue::load(&settings)?;
     let (url, learners_url) = match db {
         Some(url) => (url.to_string(), host::gate_url(url)?),
         None => {
@@ -155,6 +163,8 @@ pub async fn host(
     host::check_can_create_roles(&hub.client).await?;
     let version = migrate(&hub.client).await?;
     let (session_id, code) = host::create_session(&hub.client, title, valid_for).await?;
+    catalogue::upload(&hub.client, session_id, &lessons).await?;
+    let adopted = catalogue::adopt(&hub.client, &lessons).await?;
     let expires: String = hub
         .client
         .query_one(
@@ -172,24 +182,33 @@ pub async fn host(
         title: title.trim().to_string(),
     }
     .save(&dir)?;
-    println!(
+    outln!(
         "class {:?} is open on {} (session {session_id}, hub schema version {version})\n\
+         its lessons: {} with {} steps; the hub takes events about these only\n\
          join code {code}, accepted until {expires} ({code_valid})\n\n\
          learners run:\n  replica-lab classroom join {code} --name YOUR-NAME --hub {learners_url}\n\
          or start the app with:\n  replica-lab --join {code} --learner YOUR-NAME --hub {learners_url}\n",
         title.trim(),
-        mask(&url),
-    );
+        mask(&learners_url),
+        lessons.lessons.len(),
+        lessons.steps(),
+    )?;
+    if adopted > 0 {
+        outln!(
+            "{adopted} older class{} on this hub had no list of lessons: they follow these now\n",
+            if adopted == 1 { "" } else { "es" }
+        )?;
+    }
     if learners_url.contains("sslrootcert=") {
-        println!(
+        outln!(
             "the hub URL names sslrootcert: each learner needs that CA file at the same path, \
              or edits it in the command\n"
-        );
+        )?;
     }
-    println!(
+    outln!(
         "the roster: replica-lab classroom   (this hub is remembered in {})",
         saved.display()
-    );
+    )?;
     Ok(())
 }
 
@@ -214,7 +233,7 @@ pub async fn down(purge: bool) -> Result<()> {
         }
     }
     match (stopped, purge) {
-        (false, _) => println!(
+        (false, _) => outln!(
             "no hub was started on this machine (classroom host without --db starts one): \
              nothing to stop{}",
             if purge {
@@ -222,13 +241,13 @@ pub async fn down(purge: bool) -> Result<()> {
             } else {
                 ""
             }
-        ),
-        (true, false) => println!(
+        )?,
+        (true, false) => outln!(
             "the hub is stopped; its data stays in {} (classroom host starts it again, \
              classroom down --purge removes it)",
             cluster_dir(&data_root(&settings), HUB_CLUSTER).display()
-        ),
-        (true, true) => println!("the hub is removed, with its data"),
+        )?,
+        (true, true) => outln!("the hub is removed, with its data")?,
     }
     Ok(())
 }
@@ -252,14 +271,15 @@ pub async fn roster_command(db: Option<&str>, json: bool) -> Result<()> {
         });
         let text = serde_json::to_string_pretty(&out)
             .map_err(|e| Error::new(format!("cannot write the roster as JSON: {e}")))?;
-        println!("{text}");
+        outln!("{text}")?;
     } else if roster.rows.is_empty() {
-        println!(
+        outln!(
             "{} (session {}): nobody joined yet",
-            roster.session.title, roster.session.id
-        );
+            roster.session.title,
+            roster.session.id
+        )?;
     } else {
-        print!("{}", roster::table(&roster, &lessons));
+        out::text(&roster::table(&roster, &lessons))?;
     }
     Ok(())
 }
@@ -268,7 +288,7 @@ pub async fn broadcast(db: Option<&str>, message: &str) -> Result<()> {
     let settings = settings()?;
     let (hub, class) = instructor::open(&settings, db).await?;
     instructor::send_broadcast(&hub.client, class.session_id, message).await?;
-    println!("sent to the class {:?}", class.title);
+    outln!("sent to the class {:?}", class.title)?;
     Ok(())
 }
 
@@ -279,8 +299,8 @@ pub async fn pace(db: Option<&str>, upto: &str) -> Result<()> {
     let (hub, class) = instructor::open(&settings, db).await?;
     instructor::set_pace(&hub.client, class.session_id, pace).await?;
     match pace {
-        Some(n) => println!("lessons 1 to {n} unlocked"),
-        None => println!("every lesson unlocked"),
+        Some(n) => outln!("lessons 1 to {n} unlocked")?,
+        None => outln!("every lesson unlocked")?,
     }
     Ok(())
 }
@@ -292,10 +312,10 @@ pub async fn drill(db: Option<&str>, action: &str, note: &str) -> Result<()> {
     let roster = instructor::read_roster(&hub.client, &class).await?;
     instructor::start_drill(&hub.client, class.session_id, action, note).await?;
     let allowed = roster.rows.iter().filter(|r| r.allow_drills).count();
-    println!(
+    outln!(
         "drill {action} started: {allowed} of {} learners allow drills on their cluster",
         roster.rows.len()
-    );
+    )?;
     Ok(())
 }
 
@@ -309,7 +329,7 @@ pub async fn export(db: Option<&str>, csv: Option<&Path>, md: Option<&Path>) -> 
     let lessons = instructor::lessons(&settings)?;
     let (hub, class) = instructor::open(&settings, db).await?;
     for path in instructor::write_export(&hub.client, &class, &lessons, csv, md).await? {
-        println!("wrote {}", path.display());
+        outln!("wrote {}", path.display())?;
     }
     Ok(())
 }

@@ -3,10 +3,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::cli::out::outln;
 use crate::error::Error;
 use crate::runtime::binaries::{find_haproxy, find_pg_bindir};
 use crate::runtime::local::{ServiceUser, detect_addressing, port_holder, port_in_use};
-use crate::settings::{Settings, config_file};
+use crate::settings::Settings;
 
 /// One line of the report: fine, or the problem and its fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,20 +135,15 @@ async fn docker_engine() -> Result<String, String> {
 }
 
 pub async fn run() -> Result<(), Error> {
-    let settings = Settings::load(
-        config_file().as_deref(),
-        std::env::vars(),
-        &serde_json::Map::new(),
-    )
-    .map_err(|e| Error::new(e.to_string()))?;
+    let settings = crate::cli::load_settings(&serde_json::Map::new())?;
     let results = checks(&settings).await;
     for c in &results {
-        println!(
+        outln!(
             "{} {:<28} {}",
             if c.ok { "ok  " } else { "FAIL" },
             c.what,
             c.detail
-        );
+        )?;
     }
     let local_ok = results.iter().all(|c| c.ok || !c.needed_locally);
     let docker_ok = results.iter().any(|c| c.what == "Docker engine" && c.ok);

@@ -1,4 +1,4 @@
-//! `replica-lab lessons …`: check, list, reset and verify.
+//! `replica-lab lessons …`: new, check, list, reset and verify.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -7,15 +7,18 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::cli::args::{LessonFlags, LessonsCommand, UpFlags};
+use crate::cli::load_settings;
+use crate::cli::out::{errln, outln};
 use crate::error::{Error, Result};
 use crate::lesson::catalog::{catalog, load, progress_store};
 use crate::lesson::probe::PgQuery;
-use crate::lesson::progress::{LearnerProgress, ProgressStore};
-use crate::lesson::verify::{self, Bench, Console, StepReport};
+use crate::lesson::progress::{Damaged, LearnerProgress, ProgressStore};
+use crate::lesson::scaffold;
+use crate::lesson::verify::{self, Bench, Console, Mode, Pass, StepReport};
+use crate::lesson::verify_repeat::flaky;
 use crate::lesson::{Lesson, LessonError, load_dir};
 use crate::lifecycle::{bring_up, remove};
 use crate::settings::Settings;
-use crate::settings::load_settings;
 use crate::telemetry::{Telemetry, TelemetryConfig};
 
 /// The cluster `lessons verify` makes unless told another name.
@@ -23,17 +26,24 @@ pub const VERIFY_CLUSTER: &str = "lessons-verify";
 
 pub async fn run(command: LessonsCommand) -> Result<()> {
     match command {
+        LessonsCommand::New { id, dir } => new_lesson(&id, &dir),
         LessonsCommand::Check { path } => check(path.as_deref()),
         LessonsCommand::List { lessons, json } => list(&lessons, json),
         LessonsCommand::Reset { id, lessons } => reset(id.as_deref(), &lessons),
-        LessonsCommand::Verify { path, up, keep } => verify(path.as_deref(), &up, keep).await,
+        LessonsCommand::Verify {
+            path,
+            up,
+            keep,
+            repeat,
+            quick,
+        } => verify(path.as_deref(), &up, keep, repeat, quick).await,
     }
 }
 
 /// Prints every problem on a line of its own; the error says how many there were.
 fn problems(errors: &[LessonError]) -> Error {
     for e in errors {
-        eprintln!("{e}");
+        errln!("{e}");
     }
     Error::new(format!(
         "{} problem{} in the lessons above",
@@ -42,21 +52,73 @@ fn problems(errors: &[LessonError]) -> Error {
     ))
 }
 
-/// Loads the learner's progress; a damaged file was moved aside, and the note says where.
-pub fn load_progress(settings: &Settings) -> Result<(ProgressStore, LearnerProgress)> {
+/// The learner's progress as read, with what the learner must be told about the file.
+pub struct Opened {
+    pub store: ProgressStore,
+    pub progress: LearnerProgress,
+    /// Also printed on stderr.
+    pub warnings: Vec<String>,
+    /// What did not load: kept beside the file before a save drops it.
+    pub damaged: Option<Damaged>,
+}
+
+/// Loads the learner's progress without changing any file; each warning (entries that did
+/// not load, where they will be kept) is printed on stderr too.
+pub fn load_progress(settings: &Settings) -> Result<Opened> {
     let store = progress_store(settings);
     let loaded = store.load().map_err(|e| Error::new(e.to_string()))?;
-    if let Some(note) = loaded.note {
-        eprintln!("warning: {note}");
+    let warnings: Vec<String> = loaded.note.into_iter().collect();
+    for w in &warnings {
+        errln!("warning: {w}");
     }
-    Ok((store, loaded.progress))
+    Ok(Opened {
+        store,
+        progress: loaded.progress,
+        warnings,
+        damaged: loaded.damaged,
+    })
+}
+
+/// Writes `DIR/ID.toml` from the scaffold; never over a file that is there.
+fn new_lesson(id: &str, dir: &Path) -> Result<()> {
+    use std::io::Write as _;
+    scaffold::check_id(id).map_err(Error::new)?;
+    let path = dir.join(format!("{id}.toml"));
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path);
+    let mut file = match file {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(Error::new(format!(
+                "{} exists: choose another id, or remove the file first",
+                path.display()
+            )));
+        }
+        Err(e) => {
+            return Err(Error::new(format!(
+                "cannot write {}: {e}; give a folder you can write to with --dir",
+                path.display()
+            )));
+        }
+    };
+    file.write_all(scaffold::lesson(id).as_bytes())
+        .map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
+    let shown = path.display();
+    outln!(
+        "wrote {shown}: one step that works; edit it into your lesson\n  \
+         replica-lab lessons check {shown}     # the format\n  \
+         replica-lab lessons verify {shown}    # every step on a real cluster\n  \
+         replica-lab --lessons {}              # learn from that folder",
+        dir.display()
+    )
 }
 
 fn check(path: Option<&Path>) -> Result<()> {
     let lessons = load(path).map_err(|e| problems(&e))?;
     let steps: usize = lessons.iter().map(|l| l.steps.len()).sum();
-    println!("ok: {} lessons, {steps} steps", lessons.len());
-    Ok(())
+    outln!("ok: {} lessons, {steps} steps", lessons.len())
 }
 
 #[derive(Serialize)]
@@ -75,7 +137,9 @@ struct Listed<'a> {
 fn list(flags: &LessonFlags, json: bool) -> Result<()> {
     let settings = load_settings(flags)?;
     let lessons = catalog(&settings).map_err(|e| problems(&e))?;
-    let (_, progress) = load_progress(&settings)?;
+    let Opened {
+        progress, warnings, ..
+    } = load_progress(&settings)?;
     let listed: Vec<Listed> = lessons
         .iter()
         .map(|l| {
@@ -94,14 +158,17 @@ fn list(flags: &LessonFlags, json: bool) -> Result<()> {
         })
         .collect();
     if json {
-        let doc = serde_json::json!({ "learner": progress.learner, "lessons": listed });
-        println!(
+        let doc = serde_json::json!({
+            "learner": progress.learner,
+            "lessons": listed,
+            "warnings": warnings,
+        });
+        return outln!(
             "{}",
             serde_json::to_string_pretty(&doc).map_err(|e| Error::new(e.to_string()))?
         );
-        return Ok(());
     }
-    println!("lessons for {}:", settings.learner_name());
+    outln!("lessons for {}:", settings.learner_name())?;
     for l in &listed {
         let mark = if l.complete {
             "✓"
@@ -115,10 +182,13 @@ fn list(flags: &LessonFlags, json: bool) -> Result<()> {
         } else {
             String::new()
         };
-        println!(
+        outln!(
             "{mark} {:<28} {:>2}/{:<2} {}{help}",
-            l.id, l.done, l.steps, l.title
-        );
+            l.id,
+            l.done,
+            l.steps,
+            l.title
+        )?;
     }
     Ok(())
 }
@@ -126,8 +196,13 @@ fn list(flags: &LessonFlags, json: bool) -> Result<()> {
 fn reset(id: Option<&str>, flags: &LessonFlags) -> Result<()> {
     let settings = load_settings(flags)?;
     let lessons = catalog(&settings).map_err(|e| problems(&e))?;
-    let (store, mut progress) = load_progress(&settings)?;
-    match id {
+    let Opened {
+        store,
+        mut progress,
+        mut damaged,
+        ..
+    } = load_progress(&settings)?;
+    let said = match id {
         Some(id) => {
             if !lessons.iter().any(|l| l.id == id) {
                 let ids: Vec<&str> = lessons.iter().map(|l| l.id.as_str()).collect();
@@ -136,18 +211,29 @@ fn reset(id: Option<&str>, flags: &LessonFlags) -> Result<()> {
                     ids.join(", ")
                 )));
             }
-            if progress.reset_lesson(id) {
-                println!("progress in {id} forgotten");
-            } else {
-                println!("no progress in {id}: nothing to do");
+            if !progress.reset_lesson(id) {
+                return outln!("no progress in {id}: nothing to do");
             }
+            format!("progress in {id} forgotten")
         }
         None => {
             progress.reset_all();
-            println!("progress in every lesson forgotten");
+            "progress in every lesson forgotten".to_string()
         }
+    };
+    // Saved before it is said, so a reader that stops reading does not undo it; said only
+    // when it was saved.
+    let kept = store
+        .save_keeping(&progress, &mut damaged)
+        .map_err(|e| Error::new(format!("nothing was forgotten: {e}")))?;
+    if let Some(kept) = kept {
+        errln!(
+            "note: what could not be read of {} is now kept in {}",
+            store.path().display(),
+            kept.display()
+        );
     }
-    store.save(&progress).map_err(|e| Error::new(e.to_string()))
+    outln!("{said}")
 }
 
 /// The lessons to verify: all at `path`, or the one a file holds (read with its folder, so
@@ -175,35 +261,42 @@ fn to_verify(path: Option<&Path>) -> Result<Vec<Lesson>> {
     Ok(one)
 }
 
-async fn verify(path: Option<&Path>, up: &UpFlags, keep: bool) -> Result<()> {
+async fn verify(
+    path: Option<&Path>,
+    up: &UpFlags,
+    keep: bool,
+    repeat: u32,
+    quick: bool,
+) -> Result<()> {
     let lessons = to_verify(path)?;
     let mut settings = load_settings(up)?;
     if up.name.name.is_none() {
         settings.name = VERIFY_CLUSTER.into();
     }
-    println!(
+    outln!(
         "verifying {} lesson{} on cluster {}",
         lessons.len(),
         if lessons.len() == 1 { "" } else { "s" },
         settings.name
-    );
+    )?;
     let started = Instant::now();
+    let passes: &[Pass] = if quick { &Pass::QUICK } else { &Pass::ALL };
     let outcome = tokio::select! {
-        r = verify_all(&settings, &lessons) => r,
+        r = verify_all(&settings, &lessons, repeat, passes) => r,
         _ = tokio::signal::ctrl_c() => Err(Error::new("interrupted")),
     };
     if !keep {
         if let Err(e) = remove(&settings, false).await {
-            eprintln!("warning: cannot remove cluster {}: {e}", settings.name);
+            errln!("warning: cannot remove cluster {}: {e}", settings.name);
         }
     }
     let unsound = outcome?;
-    println!(
+    outln!(
         "{} of {} lessons sound in {:.1} s",
         lessons.len() - unsound.len(),
         lessons.len(),
         started.elapsed().as_secs_f64()
-    );
+    )?;
     if unsound.is_empty() {
         Ok(())
     } else {
@@ -211,63 +304,110 @@ async fn verify(path: Option<&Path>, up: &UpFlags, keep: bool) -> Result<()> {
     }
 }
 
-/// Each lesson on a cluster of its own, made fresh; returns the lessons with problems.
-async fn verify_all(settings: &Settings, lessons: &[Lesson]) -> Result<Vec<String>> {
+/// Each lesson on a cluster of its own, made fresh, once per pass (sticky with the
+/// robustness checks, then fresh), `repeat` times; returns the lessons with problems. Stops
+/// after the lesson during which stdout was closed: nobody reads the rest.
+async fn verify_all(
+    settings: &Settings,
+    lessons: &[Lesson],
+    repeat: u32,
+    passes: &[Pass],
+) -> Result<Vec<String>> {
     let mut unsound = Vec::new();
     for lesson in lessons {
-        let up = Instant::now();
-        // Each lesson on the cluster it is written for.
-        let settings = &Settings {
-            replicas: lesson.replicas,
-            ..settings.clone()
-        };
-        remove(settings, false).await?;
-        let cluster = bring_up(
-            settings,
-            Arc::new(|_| {}),
-            Some(super::pull_bar::pull_bar()),
-        )
-        .await?;
-        println!(
-            "{}  (fresh cluster in {:.1} s)",
-            lesson.id,
-            up.elapsed().as_secs_f64()
-        );
-        let topo = cluster.topology();
-        let telemetry =
-            Telemetry::spawn(cluster.rt.clone(), topo.clone(), TelemetryConfig::default());
-        let console = Console::spawn(topo.credentials.clone());
-        let query = PgQuery {
-            credentials: topo.credentials.clone(),
-        };
-        let reshaped = || {
-            if let Ok(record) = cluster.current_record() {
-                telemetry.set_topology(record.topology());
+        let mut sound = true;
+        for &pass in passes {
+            let mut runs = Vec::new();
+            for round in 1..=repeat {
+                let reports = verify_once(settings, lesson, pass, round, repeat).await?;
+                sound &= verify::all_sound(&reports) && reports.len() >= lesson.steps.len();
+                runs.push(reports);
             }
-        };
-        let bench = Bench {
-            cluster: &cluster,
-            query: &query,
-            snapshots: telemetry.snapshots.clone(),
-            console: &console,
-            reshaped: &reshaped,
-        };
-        let reports = verify::lesson(&bench, lesson, &mut print_step).await;
-        if !verify::all_sound(&reports) || reports.len() < lesson.steps.len() {
+            for f in flaky(&runs) {
+                sound = false;
+                outln!("  FLAKY {}", f.line())?;
+            }
+        }
+        if !sound {
             unsound.push(lesson.id.clone());
         }
     }
     Ok(unsound)
 }
 
-fn print_step(r: &StepReport) {
+/// One pass through `lesson` on a cluster made fresh for it.
+async fn verify_once(
+    settings: &Settings,
+    lesson: &Lesson,
+    pass: Pass,
+    round: u32,
+    repeat: u32,
+) -> Result<Vec<StepReport>> {
+    let up = Instant::now();
+    // Each lesson on the cluster it is written for.
+    let settings = &Settings {
+        replicas: lesson.replicas,
+        ..settings.clone()
+    };
+    remove(settings, false).await?;
+    let cluster = bring_up(
+        settings,
+        Arc::new(|_| {}),
+        Some(super::pull_bar::pull_bar()),
+    )
+    .await?;
+    let mode = match pass.mode {
+        Mode::Sticky => String::new(),
+        Mode::Fresh => " in fresh console mode".to_string(),
+    };
+    let round = if repeat > 1 {
+        format!(", run {round} of {repeat}")
+    } else {
+        String::new()
+    };
+    outln!(
+        "{}{mode}{round}  (fresh cluster in {:.1} s)",
+        lesson.id,
+        up.elapsed().as_secs_f64()
+    )?;
+    let topo = cluster.topology();
+    let telemetry = Telemetry::spawn(cluster.rt.clone(), topo.clone(), TelemetryConfig::default());
+    let console = Console::spawn(topo.credentials.clone());
+    let query = PgQuery {
+        credentials: topo.credentials.clone(),
+    };
+    let reshaped = || {
+        if let Ok(record) = cluster.current_record() {
+            telemetry.set_topology(record.topology());
+        }
+    };
+    let bench = Bench {
+        cluster: &cluster,
+        query: &query,
+        snapshots: telemetry.snapshots.clone(),
+        console: &console,
+        reshaped: &reshaped,
+    };
+    let mut written = Ok(());
+    let mut each = |r: &StepReport| {
+        if written.is_ok() {
+            written = print_step(r);
+        }
+    };
+    let reports = verify::lesson(&bench, lesson, pass, &mut each).await;
+    written?;
+    Ok(reports)
+}
+
+fn print_step(r: &StepReport) -> Result<()> {
     let verdict = if r.problems.is_empty() {
         "ok  "
     } else {
         "FAIL"
     };
-    println!("  {verdict} {:<28} {:>5.1} s", r.id, r.took.as_secs_f64());
+    outln!("  {verdict} {:<28} {:>5.1} s", r.id, r.took.as_secs_f64())?;
     for p in &r.problems {
-        println!("         {p}");
+        outln!("         {p}")?;
     }
+    Ok(())
 }

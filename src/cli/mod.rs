@@ -8,6 +8,7 @@ pub mod classroom;
 pub mod cluster;
 pub mod doctor;
 pub mod lessons;
+pub mod out;
 pub mod pull_bar;
 pub mod status;
 
@@ -19,7 +20,19 @@ use args::{AppFlags, Command};
 
 use crate::error::{Error, Result};
 use crate::lifecycle::{Progress, Report};
-use crate::settings::{Settings, load_settings};
+use crate::settings::{Settings, config_file};
+
+/// Settings as the user gave them: the config file, the process environment, then `flags`.
+/// Each `REPLICA_LAB_*` variable that names no setting is a warning on stderr, not a failure.
+pub fn load_settings(flags: &impl serde::Serialize) -> Result<Settings> {
+    let (settings, unknown) =
+        Settings::load_noting(config_file().as_deref(), std::env::vars(), flags)
+            .map_err(|e| Error::new(e.to_string()))?;
+    for var in unknown {
+        out::errln!("warning: {var}");
+    }
+    Ok(settings)
+}
 
 /// What is left to do once a command has run.
 pub enum Next {
@@ -46,7 +59,8 @@ pub async fn run(cli: Cli) -> Result<Next> {
             json,
             watch,
             rate,
-        } => status::status(&name, json, watch, rate).await,
+            no_repair,
+        } => status::status(&name, json, watch, rate, !no_repair).await,
         Command::ServedBy {
             name,
             connections,
@@ -82,13 +96,14 @@ async fn prepare_app(flags: &AppFlags) -> Result<Settings> {
 }
 
 /// Said once the app has closed.
-pub fn after_app(settings: &Settings, came_up: bool) {
+pub fn after_app(settings: &Settings, came_up: bool) -> Result<()> {
     if came_up {
-        println!(
+        out::outln!(
             "cluster {} keeps running: `replica-lab status` shows it, `replica-lab down` removes it",
             settings.name
-        );
+        )?;
     }
+    Ok(())
 }
 
 pub fn print_progress(p: Progress) {

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::out;
 use crate::runtime::docker::engine::{PullProgress, PullReporter};
 
 /// A progress bar on stderr: redrawn in place on a terminal, a line per finished layer
@@ -22,14 +23,14 @@ pub fn pull_bar() -> Arc<PullReporter> {
             mib(p.bytes_total)
         );
         if tty {
-            eprint!("\r  {line}\x1b[K");
+            out::err_text(&format!("\r  {line}\x1b[K"));
             if p.layers > 0 && p.layers_done == p.layers {
-                eprintln!();
+                out::err_text("\n");
             }
         } else if let Ok(mut last) = last_done.lock() {
             if *last != p.layers_done {
                 *last = p.layers_done;
-                eprintln!("  {line}");
+                out::errln!("  {line}");
             }
         }
     })

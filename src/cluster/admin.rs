@@ -8,6 +8,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Config, NoTls};
 
 use super::fencing::{Lsn, history_switchpoint};
+use super::pgconf::CHECK_CONNECTION_LIMIT;
 use crate::settings::Credentials;
 
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -41,6 +42,14 @@ impl From<AdminError> for crate::error::Error {
     fn from(e: AdminError) -> Self {
         crate::error::Error::new(e.to_string())
     }
+}
+
+/// The health-check login: no privilege worth having, a few connections at most.
+pub fn check_role_attrs() -> String {
+    format!(
+        "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT \
+         PASSWORD NULL CONNECTION LIMIT {CHECK_CONNECTION_LIMIT}"
+    )
 }
 
 /// A connection to one node, labelled for error messages.
@@ -151,15 +160,15 @@ impl Admin {
         let roles = [
             (
                 creds.user.as_str(),
-                "SUPERUSER LOGIN",
+                "SUPERUSER LOGIN".to_string(),
                 Some(creds.password.as_str()),
             ),
             (
                 creds.replication_user.as_str(),
-                "REPLICATION LOGIN",
+                "REPLICATION LOGIN".to_string(),
                 Some(creds.replication_password.as_str()),
             ),
-            (creds.check_user.as_str(), "LOGIN", None),
+            (creds.check_user.as_str(), check_role_attrs(), None),
         ];
         for (name, attrs, password) in roles {
             self.exec_built(
@@ -173,13 +182,6 @@ impl Admin {
             )
             .await?;
         }
-        // HAProxy ends each check with a reset; without this every check logs a line.
-        self.exec_built(
-            "quieting the check role",
-            "SELECT format('ALTER ROLE %I SET log_min_messages = fatal', $1::text)",
-            &[&creds.check_user],
-        )
-        .await?;
         let exists = self
             .client
             .query_opt(
@@ -197,7 +199,60 @@ impl Admin {
             )
             .await?;
         }
-        Ok(())
+        // After the database exists, so it loses PUBLIC's TEMP too.
+        self.restrict_check_role(creds).await
+    }
+
+    /// Takes from the health-check login all PostgreSQL lets one take: it logs in to
+    /// `postgres` (pg_hba.conf allows nothing else), at most [`CHECK_CONNECTION_LIMIT`] times at
+    /// once, and can neither create anything nor write. Safe to repeat; brings a cluster made
+    /// by an older version to these rules. Run on the primary: roles and database privileges
+    /// live in shared catalogs, which reach the standbys by replication.
+    ///
+    /// What PostgreSQL cannot take from one role: what is granted to PUBLIC and needed by
+    /// every login — reading most system catalogs (`pg_roles` without passwords,
+    /// `pg_database`, `pg_stat_activity` without other users' queries, the settings any user
+    /// may see) and calling the functions everyone may call. `default_transaction_read_only`
+    /// is a default the session itself may turn off; the revoked privileges are what stop
+    /// writes.
+    pub async fn restrict_check_role(&self, creds: &Credentials) -> Result<(), AdminError> {
+        self.exec_built(
+            "restricting the check role",
+            "SELECT format('ALTER ROLE %I WITH %s', $1::text, $2::text)",
+            &[&creds.check_user, &check_role_attrs()],
+        )
+        .await?;
+        for setting in [
+            // HAProxy ends each check with a reset; without this every check logs a line.
+            "log_min_messages = fatal",
+            "default_transaction_read_only = on",
+        ] {
+            self.exec_built(
+                "restricting the check role",
+                "SELECT format('ALTER ROLE %I SET %s', $1::text, $2::text)",
+                &[&creds.check_user, &setting],
+            )
+            .await?;
+        }
+        // Temporary tables are PUBLIC's by default on every database; no login here needs
+        // them but superusers, who keep every privilege. A database made later gets PUBLIC's
+        // defaults again, but the check login cannot reach it (pg_hba.conf).
+        self.exec_built(
+            "revoking TEMP and CREATE",
+            "SELECT coalesce(string_agg(format('REVOKE TEMPORARY, CREATE ON DATABASE %I FROM PUBLIC, %I', \
+                 datname, $1::text), '; '), 'SELECT 1') \
+             FROM pg_database WHERE datallowconn",
+            &[&creds.check_user],
+        )
+        .await?;
+        // The `postgres` database, the only one it may log in to (PostgreSQL 15 already
+        // takes CREATE on `public` from PUBLIC; older servers and old clusters did not).
+        self.exec_built(
+            "revoking CREATE on schema public",
+            "SELECT format('REVOKE CREATE ON SCHEMA public FROM PUBLIC, %I', $1::text)",
+            &[&creds.check_user],
+        )
+        .await
     }
 
     pub async fn ensure_slot(&self, slot: &str) -> Result<(), AdminError> {

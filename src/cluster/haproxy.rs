@@ -10,6 +10,9 @@ use std::net::SocketAddr;
 use serde::Serialize;
 
 use super::topology::Endpoints;
+use crate::settings::Credentials;
+
+pub mod state_file;
 
 pub const WRITE_BACKEND: &str = "write";
 pub const READ_BACKEND: &str = "read";
@@ -52,6 +55,22 @@ pub struct ProxyEnv {
     /// A DNS server (`ip:port`) to resolve server names through at run time, so HAProxy starts
     /// even while a name does not resolve yet (Docker's embedded DNS).
     pub dns: Option<String>,
+    /// The address HAProxy connects to servers from, checks included, where it must be
+    /// pinned: the nodes let the health-check login in from that address only.
+    pub source: Option<String>,
+    /// `user:password` the stats page asks for: see [`stats_login`].
+    pub stats_login: Option<String>,
+}
+
+/// The stats page answers anyone who reaches it; beyond loopback it asks for the cluster's
+/// login (`user:password`), which is then never a built-in default.
+pub fn stats_login(stats: SocketAddr, creds: &Credentials) -> Option<String> {
+    (!stats.ip().is_loopback()).then(|| format!("{}:{}", creds.user, creds.password))
+}
+
+/// A word of HAProxy's configuration taken literally: single quotes, as in a shell.
+fn config_word(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 /// The login HAProxy's health check uses: a StartupMessage for `check_user` on `postgres`.
@@ -140,6 +159,7 @@ pub fn render_with_templates(
          \x20   option redispatch\n\
          \x20   load-server-state-from-file global\n\
          \x20   default-server inter 1s fastinter 250ms downinter 500ms rise 2 fall 2 on-marked-down shutdown-sessions{dns_default}\n\
+         {source}\
          \n",
         sock = if env.api_socket.starts_with("ipv4@") {
             // Inside a container the runtime API is reached over TCP.
@@ -154,6 +174,13 @@ pub fn render_with_templates(
         state = env.state_file,
         // After a reload a server takes its address from the saved state, else from the
         // system resolver, and only then waits for DNS: no window without addresses.
+        source = match &env.source {
+            Some(addr) => format!(
+                "\x20   # the nodes let the check login in from this address only\n\
+                 \x20   source {addr}\n"
+            ),
+            None => String::new(),
+        },
         dns_default = if env.dns.is_some() {
             " resolvers cluster init-addr last,libc,none"
         } else {
@@ -216,6 +243,9 @@ pub fn render_with_templates(
          \x20   stats show-legends\n",
         stats = bind_addr(endpoints.stats),
     );
+    if let Some(login) = &env.stats_login {
+        let _ = writeln!(cfg, "    stats auth {}", config_word(login));
+    }
     cfg
 }
 
@@ -313,6 +343,8 @@ mod tests {
             api_socket: "/run/x/haproxy.sock".into(),
             state_file: "/run/x/state".into(),
             dns: None,
+            source: Some("127.0.0.10".into()),
+            stats_login: None,
         };
         render(&t.endpoints, &servers, &t.credentials.check_user, &env)
     }
@@ -354,6 +386,9 @@ mod tests {
         assert!(cfg.contains("on-marked-down shutdown-sessions"));
         assert!(cfg.contains("stats socket /run/x/haproxy.sock"));
         assert!(!cfg.contains("resolvers"));
+        let defaults = cfg.split("defaults").nth(1).expect("defaults section");
+        let defaults = defaults.split("listen").next().expect("defaults body");
+        assert!(defaults.contains("    source 127.0.0.10\n"), "{defaults}");
     }
 
     #[test]
@@ -362,6 +397,8 @@ mod tests {
             api_socket: "/s".into(),
             state_file: "/f".into(),
             dns: Some("127.0.0.11:53".into()),
+            source: None,
+            stats_login: None,
         };
         let t = Topology::initial(&Settings::default(), NodeAddressing::LoopbackAliases);
         let servers = [ProxyServer {
@@ -381,6 +418,8 @@ mod tests {
             api_socket: "/s".into(),
             state_file: "/f".into(),
             dns: Some("127.0.0.11:53".into()),
+            source: None,
+            stats_login: None,
         };
         let t = Topology::initial(&Settings::default(), NodeAddressing::LoopbackAliases);
         let servers = [ProxyServer {
@@ -439,5 +478,14 @@ write,BACKEND,0,0,1,1,100,7,0,0,0,0,,0,0,0,0,UP,1,1,0,,0,12,0,,1,2,0,,7,,1,0,,1,
         assert_eq!(rows[1].last_change_s, Some(11));
         assert!(parse_stat_csv("").is_empty());
         assert!(parse_stat_csv("garbage\n1,2,3").is_empty());
+    }
+
+    #[test]
+    fn the_stats_page_asks_for_a_login_only_beyond_loopback() {
+        let creds = Settings::default().credentials();
+        let on = |a: &str| stats_login(a.parse().expect("address"), &creds);
+        assert_eq!(on("127.0.0.1:8404"), None);
+        assert_eq!(on("0.0.0.0:8404").as_deref(), Some("myuser:mypassword"));
+        assert_eq!(config_word("a'b c"), "'a'\\''b c'");
     }
 }

@@ -2,6 +2,7 @@
 //! do not depend on where nodes run.
 
 pub mod admin;
+pub mod certs;
 pub mod fencing;
 pub mod haproxy;
 pub mod node_op;

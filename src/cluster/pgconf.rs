@@ -8,10 +8,28 @@ use crate::settings::Credentials;
 
 use crate::cluster::topology::NodeSpec;
 
+/// Connections the health-check login may hold at once on one node. HAProxy needs one per
+/// backend (two) per check round, a few more while a slow round overlaps the next.
+pub const CHECK_CONNECTION_LIMIT: u32 = 10;
+/// `max_connections` of every node (the classroom hub raises it with `ALTER SYSTEM`).
+pub const MAX_CONNECTIONS: u32 = 100;
+/// Slots only superusers (the app, the learner) may take, whoever holds the rest.
+pub const SUPERUSER_RESERVED_CONNECTIONS: u32 = 5;
+/// The `pg_ident.conf` map that lets the app's and the servers' OS accounts log in as
+/// `postgres` over a node's unix socket.
+pub const IDENT_MAP: &str = "replica-lab";
+
 /// Included from `postgresql.conf`, relative to the data directory.
 pub const NODE_CONF: &str = "replica-lab-node.conf";
 /// The presence of this file makes a server start as a hot standby.
 pub const STANDBY_SIGNAL: &str = "standby.signal";
+/// Included from `postgresql.conf`: whether the server speaks TLS, rewritten with the login
+/// rules.
+pub const TLS_CONF: &str = "replica-lab-tls.conf";
+/// The server's certificate and key in the data directory, where `ssl_cert_file` and
+/// `ssl_key_file` find them by their default names.
+pub const SERVER_CERT: &str = "server.crt";
+pub const SERVER_KEY: &str = "server.key";
 
 /// Appended to the `postgresql.conf` that `initdb` wrote.
 pub fn shared_conf() -> String {
@@ -31,9 +49,31 @@ pub fn shared_conf() -> String {
          # replicas report every second, so reply_time shows a frozen receiver quickly\n\
          wal_receiver_status_interval = '1s'\n\
          shared_buffers = '32MB'\n\
+         # the health-check login can hold at most {CHECK_CONNECTION_LIMIT} of these (its role's\n\
+         # CONNECTION LIMIT); the reserved ones stay for superusers whoever holds the rest\n\
+         max_connections = {MAX_CONNECTIONS}\n\
+         superuser_reserved_connections = {SUPERUSER_RESERVED_CONNECTIONS}\n\
+         # a client that connects and never finishes logging in holds a slot this long\n\
+         authentication_timeout = '10s'\n\
          log_line_prefix = '%m [%p] %q%u@%d '\n\
-         include_if_exists = '{NODE_CONF}'\n"
+         include_if_exists = '{NODE_CONF}'\n\
+         include_if_exists = '{TLS_CONF}'\n"
     )
+}
+
+/// [`TLS_CONF`]: TLS with the certificate beside it in the data directory, or none.
+pub fn tls_conf(on: bool) -> String {
+    if on {
+        format!(
+            "# Written by replica-lab: the endpoints listen beyond loopback.\n\
+             ssl = on\n\
+             ssl_cert_file = '{SERVER_CERT}'\n\
+             ssl_key_file = '{SERVER_KEY}'\n\
+             ssl_min_protocol_version = 'TLSv1.2'\n"
+        )
+    } else {
+        "# Written by replica-lab: the endpoints listen on loopback only.\nssl = off\n".into()
+    }
 }
 
 /// Where the server listens and who it is; for a standby, whom it streams from.
@@ -81,6 +121,7 @@ impl NodeConf {
              listen_addresses = {listen}\n\
              port = {port}\n\
              unix_socket_directories = {socket}\n\
+             unix_socket_permissions = 0700\n\
              cluster_name = {name_q}\n",
             name = self.cluster_name,
             listen = conf_quote(&self.listen),
@@ -110,20 +151,117 @@ impl NodeConf {
     }
 }
 
-/// `pg_hba.conf`: the health-check login is trusted for one database only; everything
-/// else over TCP needs a password. `client_net` is where clients may come from.
-pub fn hba_conf(creds: &Credentials, client_net: &str) -> String {
+/// Who may log in over a node's unix socket without a password.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SocketLogin {
+    /// Anyone who reaches the socket: inside a container only its own accounts do (and
+    /// whoever may `docker exec`, who owns the host's Docker anyway).
+    Trust,
+    /// `postgres` for the OS accounts [`ident_conf`] maps to it (the app's and the servers'),
+    /// checked by the kernel (`peer`); every other login needs its password.
+    Peer,
+}
+
+/// Where `pg_hba.conf` lets whom in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HbaRules {
+    pub socket: SocketLogin,
+    /// Where clients (HAProxy, the app, the learner, the replicas) may come from, with a
+    /// password: a CIDR or `all`.
+    pub clients: String,
+    /// Where the passwordless health-check login may come from: HAProxy's own address as a
+    /// /32, or `all` where HAProxy has no fixed address (a Docker network made before fixed
+    /// addresses).
+    pub check_from: String,
+    /// Who may log in through HAProxy's endpoints (from `check_from`), over TLS only, when
+    /// they listen beyond loopback: `pg_hba.conf` user names (`+group` for a group's
+    /// members). Empty lets every login in, with or without TLS.
+    pub endpoint_logins: Vec<String>,
+}
+
+/// `pg_hba.conf`: the health-check login is trusted for database `postgres` from HAProxy's
+/// address only and refused everywhere else; everything else over TCP needs a password.
+/// With [`HbaRules::endpoint_logins`], whatever comes through HAProxy is one of those logins
+/// over TLS or is refused, before the replication rule could let it stream the whole cluster.
+///
+/// On loopback the address is a weak proof: any local account may bind 127.0.0.0/8
+/// addresses, so the check login's connection limit, not the address, is what keeps a local
+/// user from exhausting a node through it.
+pub fn hba_conf(creds: &Credentials, rules: &HbaRules) -> String {
+    let check = quote_ident(&creds.check_user);
+    let socket = match rules.socket {
+        SocketLogin::Trust => "local   all          all                 trust\n".to_string(),
+        SocketLogin::Peer => format!(
+            "local   all          postgres            peer map={IDENT_MAP}\n\
+             local   all          all                 scram-sha-256\n"
+        ),
+    };
     format!(
-        "# Written by replica-lab.\n\
+        "# Written by replica-lab; rewritten by every `up`.\n\
          # TYPE  DATABASE     USER  ADDRESS  METHOD\n\
-         local   all          all            trust\n\
-         host    postgres     {check}  {net}  trust\n\
+         {socket}\
+         host    postgres     {check}  {from}  trust\n\
+         host    all          {check}  all  reject\n\
+         {endpoint}\
          host    replication  {repl}  {net}  scram-sha-256\n\
          host    all          all  {net}  scram-sha-256\n",
-        check = quote_ident(&creds.check_user),
         repl = quote_ident(&creds.replication_user),
-        net = client_net,
+        from = rules.check_from,
+        net = rules.clients,
+        endpoint = endpoint_rules(rules),
     )
+}
+
+fn endpoint_rules(rules: &HbaRules) -> String {
+    if rules.endpoint_logins.is_empty() {
+        return String::new();
+    }
+    let logins: Vec<String> = rules.endpoint_logins.iter().map(|l| hba_login(l)).collect();
+    format!(
+        "hostssl all          {logins}  {from}  scram-sha-256\n\
+         host    all          all  {from}  reject\n\
+         host    replication  all  {from}  reject\n",
+        logins = logins.join(","),
+        from = rules.check_from,
+    )
+}
+
+/// A user name of `pg_hba.conf`. A leading `+` means a group's members only unquoted, so a
+/// group is written bare: settings validation (`settings::valid_endpoint_login`) lets only plain
+/// names follow a `+`.
+fn hba_login(login: &str) -> String {
+    if login.starts_with('+') {
+        login.to_string()
+    } else {
+        quote_ident(login)
+    }
+}
+
+/// `pg_ident.conf`: the OS accounts that may log in as `postgres` over the socket.
+pub fn ident_conf(os_users: &[&str]) -> String {
+    let mut users: Vec<&str> = os_users.to_vec();
+    users.sort_unstable();
+    users.dedup();
+    let mut out = String::from(
+        "# Written by replica-lab; rewritten by every `up`.\n# MAP  OS-USER  PG-USER\n",
+    );
+    for u in users {
+        out.push_str(&format!("{IDENT_MAP}  {}  postgres\n", ident_word(u)));
+    }
+    out
+}
+
+/// A word of `pg_ident.conf`, quoted when it needs to be.
+fn ident_word(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    {
+        word.to_string()
+    } else {
+        format!("\"{}\"", word.replace('"', "\"\""))
+    }
 }
 
 /// A name in double quotes with its quotes doubled, as SQL and `pg_hba.conf` both read it.
@@ -191,16 +329,152 @@ mod tests {
         assert!(rendered.contains(r"password=''p\\''w''"), "{rendered}");
     }
 
+    fn local_rules() -> HbaRules {
+        HbaRules {
+            socket: SocketLogin::Peer,
+            clients: "127.0.0.0/8".into(),
+            check_from: "127.0.0.10/32".into(),
+            endpoint_logins: Vec::new(),
+        }
+    }
+
+    /// The lines of `hba` that are rules, as whitespace-separated words.
+    fn rules(hba: &str) -> Vec<Vec<&str>> {
+        hba.lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(|l| l.split_whitespace().collect())
+            .collect()
+    }
+
     #[test]
-    fn hba_trusts_only_the_check_role_and_only_for_postgres() {
-        let hba = hba_conf(&topo().credentials, "127.0.0.0/8");
-        let trusted: Vec<&str> = hba
-            .lines()
-            .filter(|l| l.starts_with("host") && l.ends_with("trust"))
+    fn hba_trusts_only_the_check_role_only_for_postgres_only_from_haproxy() {
+        let hba = hba_conf(&topo().credentials, &local_rules());
+        let trusted: Vec<Vec<&str>> = rules(&hba)
+            .into_iter()
+            .filter(|r| r.last() == Some(&"trust"))
             .collect();
-        assert_eq!(trusted.len(), 1, "{hba}");
-        assert!(trusted[0].contains("postgres") && trusted[0].contains("\"haproxy_check\""));
+        assert_eq!(
+            trusted,
+            [[
+                "host",
+                "postgres",
+                "\"haproxy_check\"",
+                "127.0.0.10/32",
+                "trust"
+            ]],
+            "{hba}"
+        );
+        // Rules are read top-down: the check role is refused everywhere else before any
+        // line could let it in, and nothing is trusted over the socket.
+        let all = rules(&hba);
+        let refuse = all
+            .iter()
+            .position(|r| r == &["host", "all", "\"haproxy_check\"", "all", "reject"])
+            .expect("a reject line for the check role");
+        let first_password = all
+            .iter()
+            .position(|r| r.first() == Some(&"host") && r.last() == Some(&"scram-sha-256"))
+            .expect("password lines");
+        assert!(refuse < first_password, "{hba}");
+        assert_eq!(
+            all[0],
+            ["local", "all", "postgres", "peer", "map=replica-lab"]
+        );
+        assert_eq!(all[1], ["local", "all", "all", "scram-sha-256"]);
+        assert!(!hba.contains("md5") && !hba.contains(" password"), "{hba}");
+    }
+
+    #[test]
+    fn containers_trust_their_own_socket_but_nothing_else() {
+        let rules = HbaRules {
+            socket: SocketLogin::Trust,
+            clients: "all".into(),
+            check_from: "10.213.7.5/32".into(),
+            endpoint_logins: Vec::new(),
+        };
+        let hba = hba_conf(&topo().credentials, &rules);
+        assert!(hba.contains("local   all          all                 trust\n"));
+        assert!(
+            hba.contains("\"haproxy_check\"  10.213.7.5/32  trust\n"),
+            "{hba}"
+        );
+        assert!(!hba.contains("peer"), "{hba}");
+    }
+
+    #[test]
+    fn ident_maps_each_account_once_to_postgres() {
+        let ident = ident_conf(&["root", "postgres", "root", "o'dd \"x\""]);
+        let lines: Vec<&str> = ident.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            lines,
+            [
+                "replica-lab  \"o'dd \"\"x\"\"\"  postgres",
+                "replica-lab  postgres  postgres",
+                "replica-lab  root  postgres"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_check_role_cannot_crowd_out_superusers() {
+        let conf = shared_conf();
+        assert!(conf.contains(&format!("max_connections = {MAX_CONNECTIONS}\n")));
+        assert!(conf.contains(&format!(
+            "superuser_reserved_connections = {SUPERUSER_RESERVED_CONNECTIONS}\n"
+        )));
+        // HAProxy needs two at a time; whoever holds all the check role may have, the
+        // learner's own sessions still find room, reserved slots apart.
+        const { assert!(CHECK_CONNECTION_LIMIT >= 4) };
+        const { assert!(CHECK_CONNECTION_LIMIT + SUPERUSER_RESERVED_CONNECTIONS < MAX_CONNECTIONS / 2) };
         assert!(shared_conf().contains("wal_log_hints = on"));
         assert!(shared_conf().contains(&format!("include_if_exists = '{NODE_CONF}'")));
+        let node = NodeConf::for_node(&topo().nodes[0], "x".into(), "/s".into())
+            .render(&topo().credentials);
+        assert!(node.contains("unix_socket_permissions = 0700\n"), "{node}");
+    }
+
+    #[test]
+    fn guarded_endpoints_let_only_the_named_logins_in_and_only_over_tls() {
+        let mut r = local_rules();
+        assert!(!hba_conf(&topo().credentials, &r).contains("hostssl"));
+        r.endpoint_logins = vec!["classroom_gate".into(), "+classroom_learner".into()];
+        let hba = hba_conf(&topo().credentials, &r);
+        let all = rules(&hba);
+        let ssl = all
+            .iter()
+            .position(|l| {
+                l == &[
+                    "hostssl",
+                    "all",
+                    "\"classroom_gate\",+classroom_learner",
+                    "127.0.0.10/32",
+                    "scram-sha-256",
+                ]
+            })
+            .expect("a TLS-only rule for the endpoint logins");
+        let refuse = all
+            .iter()
+            .position(|l| l == &["host", "all", "all", "127.0.0.10/32", "reject"])
+            .expect("everything else from HAProxy refused");
+        // `all` matches no replication connection: that one is refused by name.
+        let no_streaming = all
+            .iter()
+            .position(|l| l == &["host", "replication", "all", "127.0.0.10/32", "reject"])
+            .expect("streaming through HAProxy refused");
+        let replication = all
+            .iter()
+            .position(|l| l[1] == "replication" && l[2] != "all")
+            .expect("the replication rule");
+        // Top-down: the check login first, then the endpoint rules, before any rule that
+        // would let a superuser or a replication login in through HAProxy.
+        assert!(ssl < refuse && refuse < replication, "{hba}");
+        assert!(no_streaming < replication, "{hba}");
+        assert!(crate::settings::valid_endpoint_login("+classroom_learner"));
+        assert!(!crate::settings::valid_endpoint_login("+Learners"));
+        assert!(!crate::settings::valid_endpoint_login("+a b"));
+        assert!(!crate::settings::valid_endpoint_login(""));
+        assert!(tls_conf(true).contains("ssl = on"));
+        assert!(tls_conf(false).contains("ssl = off"));
+        assert!(shared_conf().contains(&format!("include_if_exists = '{TLS_CONF}'")));
     }
 }

@@ -4,6 +4,7 @@
 
 use std::fs::File;
 use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -73,14 +74,22 @@ impl ClusterRecord {
     }
 
     /// Written to a temporary file, synced, then renamed over the old one: a crash leaves
-    /// either the old record or the new one.
+    /// either the old record or the new one. Only its owner may read it: it holds the
+    /// cluster's passwords.
     pub fn save(&self, cluster_dir: &Path) -> Result<(), Error> {
         let path = cluster_dir.join(RECORD_FILE);
         let tmp = cluster_dir.join(format!("{RECORD_FILE}.tmp"));
         let text = toml::to_string_pretty(self)
             .map_err(|e| Error::new(format!("cannot encode the cluster record: {e}")))?;
         let write = || -> std::io::Result<()> {
-            let mut f = File::create(&tmp)?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            // A temporary file left by a crashed older version kept its wider mode.
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
             std::fs::rename(&tmp, &path)?;
@@ -115,6 +124,23 @@ impl ClusterLock {
             .map_err(|(_, e)| Error::new(format!("cannot lock {}: {e}", path.display())))?;
         Ok(ClusterLock { _lock: lock })
     }
+
+    /// The lock if no other command holds it now, else `None`: for duties that can wait for
+    /// their next turn rather than queue behind a long command.
+    pub fn try_acquire(data_root: &Path, name: &str) -> Result<Option<ClusterLock>, Error> {
+        let path = data_root.join("locks").join(format!("{name}{LOCK_FILE}"));
+        let file = match File::options().write(true).open(&path) {
+            Ok(f) => f,
+            // No lock file: no command ever ran, so there is no cluster to look after.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::new(format!("cannot open {}: {e}", path.display()))),
+        };
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => Ok(Some(ClusterLock { _lock: lock })),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+            Err((_, e)) => Err(Error::new(format!("cannot lock {}: {e}", path.display()))),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -141,6 +167,29 @@ mod tests {
         let names: Vec<String> = back.topology().nodes.into_iter().map(|n| n.name).collect();
         assert_eq!(names, ["pg1", "pg2", "pg4"]);
         assert!(!dir.path().join("cluster.toml.tmp").exists());
+    }
+
+    #[test]
+    fn only_the_owner_may_read_a_record_also_one_made_readable_before() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(RECORD_FILE);
+        std::fs::write(&path, "old").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let rec = ClusterRecord {
+            runtime: RuntimeKind::Local,
+            addressing: NodeAddressing::LoopbackAliases,
+            nodes: vec![1],
+            settings: Settings::default(),
+            authority: Authority::new("pg1"),
+            complete: true,
+            cloning: Vec::new(),
+        };
+        rec.save(dir.path()).expect("save");
+        let mode = std::fs::metadata(&path)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 
     #[test]

@@ -54,6 +54,33 @@ pub struct Topology {
     pub nodes: Vec<NodeSpec>,
     pub endpoints: Endpoints,
     pub credentials: Credentials,
+    /// The address a local HAProxy connects to the nodes from, the only one the health-check
+    /// login is let in from: `node_base` on loopback aliases (no node has index 0), 127.0.0.1
+    /// where every node shares it. Containers use their HAProxy's network address instead.
+    pub proxy_source: IpAddr,
+    #[serde(default)]
+    pub exposure: Exposure,
+}
+
+/// What changes when the endpoints listen beyond loopback.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exposure {
+    /// The servers speak TLS, with the cluster's own certificate (see `certs`).
+    pub tls: bool,
+    /// The only logins HAProxy's endpoints let in, over TLS; empty lets every login in.
+    pub endpoint_logins: Vec<String>,
+}
+
+impl Exposure {
+    pub fn of(settings: &Settings) -> Self {
+        if !settings.exposed() {
+            return Exposure::default();
+        }
+        Exposure {
+            tls: true,
+            endpoint_logins: settings.endpoint_logins.clone(),
+        }
+    }
 }
 
 pub fn node_name(index: u8) -> String {
@@ -114,9 +141,14 @@ impl Topology {
             endpoints: Endpoints {
                 write: SocketAddr::new(host, settings.write_port),
                 read: SocketAddr::new(host, settings.read_port),
-                stats: SocketAddr::new(host, settings.stats_port),
+                stats: SocketAddr::new(settings.stats_host(), settings.stats_port),
             },
             credentials: settings.credentials(),
+            proxy_source: match addressing {
+                NodeAddressing::LoopbackAliases => IpAddr::V4(settings.node_base),
+                NodeAddressing::DistinctPorts => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            },
+            exposure: Exposure::of(settings),
         }
     }
 
@@ -174,6 +206,9 @@ mod tests {
         assert_eq!(t.endpoints.write.to_string(), "127.0.0.1:5435");
         assert_eq!(t.endpoints.read.to_string(), "127.0.0.1:5436");
         assert_eq!(t.endpoints.stats.to_string(), "127.0.0.1:8404");
+        // HAProxy's own address is none of the nodes'.
+        assert_eq!(t.proxy_source.to_string(), "127.0.0.10");
+        assert!(t.nodes.iter().all(|n| n.host != t.proxy_source));
     }
 
     #[test]

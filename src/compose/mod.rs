@@ -19,8 +19,9 @@ mod tests;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use crate::cluster::admin::check_role_attrs;
 use crate::cluster::haproxy::{self, ProxyEnv, ProxyServer, ProxyTemplate};
-use crate::cluster::pgconf::{NodeConf, quote_ident};
+use crate::cluster::pgconf::{HbaRules, NodeConf, SocketLogin, quote_ident};
 use crate::cluster::topology::Endpoints;
 use crate::settings::Settings;
 use crate::settings::{Credentials, MAX_REPLICAS};
@@ -48,6 +49,13 @@ pub const NODE_PLACEHOLDER: &str = "@NODE@";
 const SOCKET_DIR: &str = "/tmp";
 /// Docker's embedded DNS, as every container on a user-defined network sees it.
 const DOCKER_DNS: &str = "127.0.0.11:53";
+/// The project network's subnet and the part Docker hands out by itself, as `compose.yaml`
+/// sets them, so HAProxy can have an address no other container takes.
+pub const SUBNET: &str = "10.212.0.0/24";
+pub const DYNAMIC_RANGE: &str = "10.212.0.128/25";
+/// HAProxy's fixed address (`compose.yaml`): the nodes let the health-check login in from
+/// here only.
+pub const HAPROXY_ADDR: &str = "10.212.0.5";
 
 /// The files under [`ASSETS_DIR`]: name, contents.
 pub fn assets() -> Vec<(&'static str, String)> {
@@ -87,6 +95,9 @@ pub fn haproxy_cfg(creds: &Credentials) -> String {
         api_socket: "/tmp/haproxy.sock".into(),
         state_file: "/tmp/server-state".into(),
         dns: Some(DOCKER_DNS.into()),
+        source: None,
+        // compose publishes the stats page on loopback only.
+        stats_login: None,
     };
     let cfg = haproxy::render_with_templates(
         &inner_endpoints(),
@@ -103,15 +114,31 @@ pub fn haproxy_cfg(creds: &Credentials) -> String {
     format!("{}{body}", generated_header())
 }
 
+/// What the nodes let in: as the app's Docker runtime does (see `pgconf::hba_conf`).
+pub fn hba_rules() -> HbaRules {
+    HbaRules {
+        socket: SocketLogin::Trust,
+        clients: "all".into(),
+        check_from: format!("{HAPROXY_ADDR}/32"),
+        // compose publishes its endpoints on loopback only.
+        endpoint_logins: Vec::new(),
+    }
+}
+
 /// Mirrors `Admin::bootstrap` on a fresh cluster: the learner's superuser and database, the
-/// replication login and the no-privilege check login, which logs nothing below FATAL.
+/// replication login and the no-privilege check login, which logs nothing below FATAL, may
+/// hold only a few connections, and can create nothing anywhere.
 pub fn bootstrap_sql(creds: &Credentials) -> String {
     format!(
         "CREATE ROLE {user} WITH SUPERUSER LOGIN PASSWORD {password};\n\
          CREATE ROLE {repl} WITH REPLICATION LOGIN PASSWORD {repl_password};\n\
-         CREATE ROLE {check} WITH LOGIN;\n\
+         CREATE ROLE {check} WITH {check_attrs};\n\
          ALTER ROLE {check} SET log_min_messages = fatal;\n\
-         CREATE DATABASE {db} OWNER {user};\n",
+         ALTER ROLE {check} SET default_transaction_read_only = on;\n\
+         CREATE DATABASE {db} OWNER {user};\n\
+         REVOKE TEMPORARY, CREATE ON DATABASE postgres, template1, {db} FROM PUBLIC, {check};\n\
+         REVOKE CREATE ON SCHEMA public FROM PUBLIC, {check};\n",
+        check_attrs = check_role_attrs(),
         user = quote_ident(&creds.user),
         password = quote_literal(&creds.password),
         repl = quote_ident(&creds.replication_user),

@@ -3,7 +3,7 @@
 
 use super::{
     NODE_PLACEHOLDER, PG_PORT, PRIMARY_HOST, REPLICA_NAME_SH, SOCKET_DIR, bootstrap_sql,
-    generated_header, inner_endpoints, primary_node_conf, replica_node_conf,
+    generated_header, hba_rules, inner_endpoints, primary_node_conf, replica_node_conf,
 };
 use crate::cluster::pgconf::{self, NODE_CONF, STANDBY_SIGNAL};
 use crate::runtime::docker::engine::sh_quote;
@@ -48,7 +48,7 @@ exec postgres -D "$PGDATA"
 "#,
         superuser_password = sh_quote(&creds.password),
         shared = heredoc_body(&pgconf::shared_conf()),
-        hba = heredoc_body(&pgconf::hba_conf(creds, "all")),
+        hba = heredoc_body(&pgconf::hba_conf(creds, &hba_rules())),
         node = heredoc_body(&primary_node_conf(creds)),
         sql = heredoc_body(&bootstrap_sql(creds)),
     ));
@@ -70,9 +70,10 @@ pub(super) fn replica(creds: &Credentials) -> String {
 {REPLICA_NAME_SH}# For psql and pg_basebackup, as the replication login.
 export PGPASSWORD={repl_password}
 
-# As the check login, trusted for database postgres: a probe that logs no failed login.
+# As the replication login, with its password: a probe that logs no failed login (the check
+# login is let in from HAProxy's address only).
 wait_for_primary() {{
-  until pg_isready -q -h {PRIMARY_HOST} -p {PG_PORT} -U {check} -d postgres; do
+  until pg_isready -q -h {PRIMARY_HOST} -p {PG_PORT} -U {repl_user} -d postgres; do
     # A fraction of a second where sleep takes one (POSIX only promises whole seconds).
     sleep 0.2 2>/dev/null || sleep 1
   done
@@ -110,7 +111,6 @@ exec postgres -D "$PGDATA"
 "#,
         repl_password = sh_quote(&creds.replication_password),
         repl_user = sh_quote(&creds.replication_user),
-        check = sh_quote(&creds.check_user),
         node = heredoc_body(&replica_node_conf(creds)),
     ));
     s
@@ -124,8 +124,9 @@ pub(super) fn healthcheck(creds: &Credentials) -> String {
          #   healthcheck.sh replica   accepts read-only connections (a hot standby)\n\
          #   healthcheck.sh haproxy   every endpoint listens, and HAProxy's first round of role\n\
          #                            checks is done\n\
-         # The PostgreSQL checks log in as the no-privilege check role, trusted for database\n\
-         # postgres only; that the login works also shows the primary's bootstrap finished.",
+         # The PostgreSQL checks log in over TCP as the replication login (the check login is\n\
+         # let in from HAProxy's address only); that the login works also shows the primary's\n\
+         # bootstrap, which listens on no TCP address, finished.",
     );
     s.push_str(&format!(
         r#"set -eu
@@ -154,8 +155,8 @@ age() {{
 }}
 
 in_recovery() {{
-  PGCONNECT_TIMEOUT=3 psql -X -A -t -h 127.0.0.1 -p {PG_PORT} -U {check} -d postgres \
-    -c 'SELECT pg_is_in_recovery()'
+  PGPASSWORD={repl_password} PGCONNECT_TIMEOUT=3 psql -X -A -t -h 127.0.0.1 -p {PG_PORT} \
+    -U {repl_user} -d postgres -c 'SELECT pg_is_in_recovery()'
 }}
 
 case "${{1:-}}" in
@@ -175,7 +176,8 @@ case "${{1:-}}" in
     ;;
 esac
 "#,
-        check = sh_quote(&creds.check_user),
+        repl_user = sh_quote(&creds.replication_user),
+        repl_password = sh_quote(&creds.replication_password),
         write = ep.write.port(),
         read = ep.read.port(),
         stats = ep.stats.port(),

@@ -78,6 +78,9 @@ fn compose_file_agrees_with_the_settings() {
         format!("./{ASSETS_DIR}:{MOUNTED_AT}:ro"),
         format!("aliases: [{PRIMARY_HOST}]"),
         format!("aliases: [{REPLICA_HOST}]"),
+        format!("subnet: {SUBNET}"),
+        format!("ip_range: {DYNAMIC_RANGE}"),
+        format!("ipv4_address: {HAPROXY_ADDR}"),
     ] {
         assert!(yaml.contains(&wanted), "compose.yaml lacks {wanted}");
     }
@@ -128,7 +131,8 @@ fn scripts_embed_the_shared_configuration() {
     let creds = Settings::default().credentials();
     let primary = scripts::primary(&creds);
     assert!(primary.contains(&pgconf::shared_conf()));
-    assert!(primary.contains(&pgconf::hba_conf(&creds, "all")));
+    assert!(primary.contains(&pgconf::hba_conf(&creds, &hba_rules())));
+    assert!(primary.contains(&format!("\"haproxy_check\"  {HAPROXY_ADDR}/32  trust")));
     assert!(primary.contains(&bootstrap_sql(&creds)));
     assert!(primary.contains("cluster_name = 'primary'"));
     let replica = scripts::replica(&creds);
@@ -152,7 +156,10 @@ fn bootstrap_sql_quotes_names_and_passwords() {
     let sql = bootstrap_sql(&creds);
     assert!(sql.contains("CREATE ROLE \"my\"\"user\" WITH SUPERUSER LOGIN PASSWORD 'it''s';"));
     assert!(sql.contains("CREATE DATABASE \"mydatabase\" OWNER \"my\"\"user\";"));
-    assert!(sql.contains("CREATE ROLE \"haproxy_check\" WITH LOGIN;"));
+    assert!(sql.contains("CREATE ROLE \"haproxy_check\" WITH LOGIN NOSUPERUSER"));
+    assert!(sql.contains("CONNECTION LIMIT 10;"), "{sql}");
+    assert!(sql.contains("ALTER ROLE \"haproxy_check\" SET default_transaction_read_only = on;"));
+    assert!(sql.contains("FROM PUBLIC, \"haproxy_check\";"), "{sql}");
 }
 
 /// The name snippet, run by the shell, gives valid and distinct slot names.

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use super::load::read_file;
 use super::progress::ProgressStore;
 use super::{Lesson, LessonError, builtin_lessons, load_dir, load_files};
 use crate::settings::Settings;
@@ -12,14 +13,9 @@ pub fn load(path: Option<&Path>) -> std::result::Result<Vec<Lesson>, Vec<LessonE
     match path {
         None => builtin_lessons(),
         Some(p) if p.is_dir() => load_dir(p),
-        Some(p) => match std::fs::read_to_string(p) {
+        Some(p) => match read_file(p) {
             Ok(text) => load_files(&[(p.display().to_string(), text)]),
-            Err(e) => Err(vec![LessonError {
-                file: p.display().to_string(),
-                pos: None,
-                field: String::new(),
-                message: format!("cannot read it: {e}"),
-            }]),
+            Err(e) => Err(vec![e]),
         },
     }
 }

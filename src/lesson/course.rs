@@ -52,6 +52,30 @@ impl Busy {
     }
 }
 
+/// A line about the learner's progress file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileNote {
+    pub text: String,
+    /// Something is wrong (shown as a warning) rather than news that it is right again.
+    pub trouble: bool,
+}
+
+impl FileNote {
+    pub fn trouble(text: impl Into<String>) -> FileNote {
+        FileNote {
+            text: text.into(),
+            trouble: true,
+        }
+    }
+
+    pub fn news(text: impl Into<String>) -> FileNote {
+        FileNote {
+            text: text.into(),
+            trouble: false,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Course {
     pub lessons: Arc<Vec<Lesson>>,
@@ -63,6 +87,8 @@ pub struct Course {
     pub attempt: Attempt,
     /// Hints on screen for the open step.
     pub hints_shown: usize,
+    /// The reference solution is on screen: only once the step is done, and it is no help.
+    pub solution_shown: bool,
     /// The solution was run on this step: passing it counts as solved with help.
     pub helped: bool,
     /// Actions of a solution whose SQL is still running: they follow it.
@@ -82,8 +108,11 @@ pub struct Course {
     /// The newest telemetry event seen, to notice changes.
     pub last_event_ms: u64,
     pub busy: Option<Busy>,
-    /// The last problem with the tutorial itself (an action that failed, a save that did not).
+    /// The last problem with the open step (an action that failed); cleared when a step opens.
     pub notice: Option<String>,
+    /// How the progress file stands (entries that did not load, a save that failed, the save
+    /// that worked again): kept across steps while it is trouble.
+    pub progress_note: Option<FileNote>,
     pub opened_at: Option<Instant>,
     /// The step has been recorded as done during this visit.
     pub recorded: bool,
@@ -108,6 +137,7 @@ impl Course {
             checks: Vec::new(),
             attempt: Attempt::default(),
             hints_shown: 0,
+            solution_shown: false,
             helped: false,
             pending_actions: None,
             pending_since: None,
@@ -119,6 +149,7 @@ impl Course {
             last_event_ms: 0,
             busy: None,
             notice: None,
+            progress_note: None,
             opened_at: None,
             recorded: false,
             load_error: None,
@@ -202,6 +233,7 @@ impl Course {
             _ => None,
         };
         self.helped = false;
+        self.solution_shown = false;
         self.pending_actions = None;
         self.pending_since = None;
         self.round.advance();
@@ -211,6 +243,10 @@ impl Course {
         self.last_judged = None;
         self.recorded = false;
         self.notice = None;
+        // Good news about the file has been seen by now; trouble stays until it is over.
+        if self.progress_note.as_ref().is_some_and(|n| !n.trouble) {
+            self.progress_note = None;
+        }
     }
 
     /// Whether the instructor's pace keeps lesson `l` closed for now.

@@ -153,9 +153,16 @@ pub fn telemetry(check: &TelemetryCheck, snap: &Snapshot) -> Verdict {
         } => {
             let row = snap
                 .haproxy
+                .servers
                 .iter()
                 .find(|s| s.backend == backend.name() && s.server == *server);
             match row {
+                None if snap.haproxy.is_down() => Verdict::fail(
+                    snap.haproxy
+                        .error
+                        .clone()
+                        .unwrap_or_else(|| "HAProxy is down".into()),
+                ),
                 None => Verdict::fail(format!(
                     "HAProxy's {} backend has no server {server}",
                     backend.name()

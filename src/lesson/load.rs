@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use super::crossfile::{self, Located};
-use super::error::LessonError;
+use super::error::{LessonError, Pos};
 use super::model::Lesson;
 use super::read::parse_located;
 
@@ -51,15 +51,9 @@ pub fn load_dir(path: impl AsRef<Path>) -> Result<Vec<Lesson>, Vec<LessonError>>
     names.sort();
     let mut files = Vec::new();
     for p in names {
-        let file = p.display().to_string();
-        match std::fs::read_to_string(&p) {
-            Ok(text) => files.push((file, text)),
-            Err(e) => errors.push(LessonError {
-                file,
-                pos: None,
-                field: String::new(),
-                message: format!("cannot read the file: {e}"),
-            }),
+        match read_file(&p) {
+            Ok(text) => files.push((p.display().to_string(), text)),
+            Err(e) => errors.push(e),
         }
     }
     match load_files(&files) {
@@ -70,6 +64,38 @@ pub fn load_dir(path: impl AsRef<Path>) -> Result<Vec<Lesson>, Vec<LessonError>>
             Err(errors)
         }
     }
+}
+
+/// The text of the lesson file at `path`. One that is not UTF-8 is reported at the line and
+/// column of its first byte that is not.
+pub fn read_file(path: &Path) -> Result<String, LessonError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| LessonError {
+        file: file.clone(),
+        pos: None,
+        field: String::new(),
+        message: format!("cannot read it: {e}"),
+    })?;
+    utf8(&file, bytes)
+}
+
+/// `bytes` as text, or where they stop being UTF-8.
+fn utf8(file: &str, bytes: Vec<u8>) -> Result<String, LessonError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        // Everything before `at` is UTF-8: that is what `valid_up_to` says.
+        let before = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
+        LessonError {
+            file: file.to_string(),
+            pos: Some(Pos::at(before, at)),
+            field: String::new(),
+            message: format!(
+                "byte 0x{:02X} is not UTF-8: lesson files are UTF-8 text; save the file as UTF-8",
+                bytes.get(at).copied().unwrap_or_default()
+            ),
+        }
+    })
 }
 
 /// Parses a set of lesson files, given as (file name, text), and checks them together: each
@@ -97,5 +123,30 @@ pub fn load_files<N: AsRef<str>, T: AsRef<str>>(
         Ok(parsed.into_iter().map(|(_, lesson, _)| lesson).collect())
     } else {
         Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_that_is_not_utf8_is_placed_at_its_first_bad_byte() {
+        let good = "format = 1\ntitle = \"caf\u{e9}\"\n".as_bytes().to_vec();
+        assert_eq!(
+            utf8("x.toml", good).expect("UTF-8"),
+            "format = 1\ntitle = \"caf\u{e9}\"\n"
+        );
+        // Latin-1 é on line 3, after `title = "caf` (and an é in UTF-8 on line 2).
+        let mut bad = b"format = 1\n# \xC3\xA9\ntitle = \"caf".to_vec();
+        bad.extend([0xE9, b'"', b'\n']);
+        let e = utf8("x.toml", bad).expect_err("Latin-1");
+        assert_eq!(
+            e.to_string(),
+            "x.toml:3:13: byte 0xE9 is not UTF-8: lesson files are UTF-8 text; save the file as UTF-8"
+        );
+        // A sequence cut short at the very end.
+        let e = utf8("x.toml", b"ok\n\xE2\x82".to_vec()).expect_err("cut short");
+        assert_eq!(e.pos, Some(Pos { line: 2, col: 1 }));
     }
 }

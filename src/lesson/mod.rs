@@ -18,6 +18,8 @@
 //! title = "Create a table"
 //! text = """Markdown shown in the lesson pane."""
 //! target = "write"                # where the console points: write (default), read, pg1…pg10
+//! session = "sticky"              # optional: the console mode the step needs, sticky (one
+//!                                 # connection kept) or fresh (one per run); the app switches
 //! sql = "CREATE TABLE …"          # optional: put into the editor when the step opens
 //! hints = ["a nudge", "a bigger nudge", "nearly the answer"]   # at least one, shown in turn
 //! setup = [{ action = "stop", node = "pg3" }]                   # optional, run when it opens
@@ -65,7 +67,13 @@
 //!
 //! Text, hints and SQL may hold `{{write}}`, `{{read}}`, `{{pg1}}`…`{{pg10}}` (host:port as a
 //! client on this machine reaches it), `{{user}}`, `{{password}}` and `{{database}}`: the app
-//! fills them in with the learner's own cluster.
+//! fills them in with the learner's own cluster. `{{replicas}}` anywhere in the file is the
+//! lesson's `replicas`: write "the {{replicas}} replicas", never a number the cluster may not have.
+//!
+//! Every SQL text (a step's `sql`, a solution's `sql`, a check's `query`, an action's `sql`)
+//! must parse with PostgreSQL's own parser once its placeholders hold sample values; a step's
+//! or a solution's `sql` may instead be one console command (`\connect URL`, `\dt`, …).
+//! Whether the tables it names exist is left to `lessons verify`.
 //!
 //! `expect` values compare as text, as PostgreSQL prints them: integers as digits, booleans as
 //! `t`/`f`; write decimals as strings. A step with a quiz and no checks is done when the quiz
@@ -88,11 +96,20 @@ mod raw;
 mod read;
 mod read_actions;
 mod read_checks;
+mod read_sql;
 mod read_telemetry;
+mod salvage;
+pub mod settle;
 mod span;
+pub mod scaffold;
+pub mod sql_syntax;
 pub mod template;
+mod toml_string;
 mod validate;
 pub mod verify;
+mod verify_console;
+pub mod verify_repeat;
+mod verify_robust;
 
 pub use error::{LessonError, Pos};
 pub use load::{load_dir, load_files, parse};

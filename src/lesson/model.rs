@@ -59,6 +59,9 @@ pub struct Step {
     pub text: String,
     /// Where the SQL console points when the step opens.
     pub target: Target,
+    /// How the console must connect for the step to work, when it matters: the app switches
+    /// to it when the step opens, and says so.
+    pub session: Option<ConsoleMode>,
     /// Text put into the editor when the step opens.
     pub sql: Option<String>,
     /// Shown one at a time, each a little more telling; at least one.
@@ -71,6 +74,21 @@ pub struct Step {
     /// no checks gets a single [`Check::Quiz`].
     pub checks: Vec<Check>,
     pub quiz: Option<Quiz>,
+}
+
+/// The console's two ways of connecting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsoleMode {
+    /// One connection kept across runs: a transaction stays open between them.
+    Sticky,
+    /// A new connection for every run: load balancing shows, nothing outlives a run.
+    Fresh,
+}
+
+impl ConsoleMode {
+    pub fn is_fresh(self) -> bool {
+        self == ConsoleMode::Fresh
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

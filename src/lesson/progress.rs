@@ -1,8 +1,9 @@
 //! The learner's progress through the lessons, one JSON file per learner.
 //!
 //! Saving goes through a temporary file in the same folder that is synced and then renamed
-//! over the old one, so a crash at any moment leaves the old file or the new one. A file that
-//! cannot be read is moved aside, never overwritten, and the learner is told where it went.
+//! over the old one, so a crash at any moment leaves the old file or the new one. Reading
+//! never changes a file: a damaged entry costs only that entry, and what did not load is
+//! written beside the file, once, just before the first save would drop it.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Lesson;
 use super::model::Step;
+use super::salvage::{self, Salvaged};
 
 /// The format this build writes, and the newest it reads.
 pub const VERSION: u32 = 1;
@@ -146,10 +148,11 @@ pub enum ProgressError {
     #[error("cannot save progress to {}: {source}{}", path.display(), advice(source))]
     Save { path: PathBuf, source: io::Error },
     #[error(
-        "cannot move unreadable progress {} aside to {}: {source}{}",
-        path.display(), aside.display(), advice(source)
+        "cannot keep the unreadable part of {} in {}: {source}{}; nothing was saved, so it \
+         is still in {}",
+        path.display(), aside.display(), advice(source), path.display()
     )]
-    MoveAside {
+    KeepAside {
         path: PathBuf,
         aside: PathBuf,
         source: io::Error,
@@ -166,7 +169,14 @@ fn advice(e: &io::Error) -> &'static str {
     match e.kind() {
         io::ErrorKind::PermissionDenied => ": check that folder's permissions",
         io::ErrorKind::StorageFull => ": free some disk space",
-        io::ErrorKind::ReadOnlyFilesystem => ": that folder is on a read-only file system",
+        io::ErrorKind::ReadOnlyFilesystem => {
+            ": that folder is on a read-only file system: set REPLICA_LAB_PROGRESS_DIR to a \
+             folder on a writable one"
+        }
+        io::ErrorKind::NotADirectory | io::ErrorKind::AlreadyExists => {
+            ": a file stands where a folder should be: move it away or set \
+             REPLICA_LAB_PROGRESS_DIR to another folder"
+        }
         _ => "",
     }
 }
@@ -175,8 +185,20 @@ fn advice(e: &io::Error) -> &'static str {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Loaded {
     pub progress: LearnerProgress,
-    /// Something the learner should be told, e.g. that an unreadable file was moved aside.
+    /// Something the learner should be told: which entries did not load, and where they
+    /// will be kept.
     pub note: Option<String>,
+    /// What did not load, to be kept before the first save; see [`ProgressStore::save_keeping`].
+    pub damaged: Option<Damaged>,
+}
+
+/// The part of a progress file that did not load, as it was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Damaged {
+    /// Where the note said it will be kept.
+    pub aside: PathBuf,
+    /// The whole file when nothing of it could be read, else the lost entries in its shape.
+    pub bytes: Vec<u8>,
 }
 
 /// Where one learner's progress lives.
@@ -249,56 +271,119 @@ impl ProgressStore {
             .unwrap_or_else(|| "progress.json".into())
     }
 
-    /// A missing file is fresh progress. An unreadable one is moved aside to
-    /// `<file>.damaged-<unix seconds>` and fresh progress comes back with a note saying where.
-    /// Temporary files left by an interrupted save are removed first.
+    /// A missing file is fresh progress. Of a damaged one, every entry that can be read is
+    /// loaded (nothing when it is not a JSON object at all), and the note names the entries
+    /// left out and the file they will be kept in. Nothing on disk changes.
     pub fn load(&self) -> Result<Loaded, ProgressError> {
-        self.remove_stale_temps();
-        let (path, fresh) = (self.path.clone(), LearnerProgress::new(&self.learner));
-        let loaded = |progress, note| Ok(Loaded { progress, note });
+        let path = self.path.clone();
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return loaded(fresh, None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(Loaded {
+                    progress: LearnerProgress::new(&self.learner),
+                    note: None,
+                    damaged: None,
+                });
+            }
             Err(source) => return Err(ProgressError::Read { path, source }),
         };
-        // The version is looked at first: a newer file may not parse as this one's format.
-        let value = serde_json::from_slice::<serde_json::Value>(&bytes);
-        let found = value.as_ref().ok().and_then(|v| v.get("version")?.as_u64());
-        if let Some(found) = found.filter(|&v| v > u64::from(VERSION)) {
-            return Err(ProgressError::Newer { path, found });
-        }
-        let cause = match value.and_then(|_| serde_json::from_slice(&bytes)) {
-            Ok(progress) => return loaded(progress, None),
-            Err(cause) => cause,
+        let (progress, note, kept) = match salvage::read(&bytes, &self.learner) {
+            Salvaged::Newer { found } => return Err(ProgressError::Newer { path, found }),
+            Salvaged::Entries { progress, lost } if lost.is_empty() => {
+                return Ok(Loaded {
+                    progress,
+                    note: None,
+                    damaged: None,
+                });
+            }
+            Salvaged::Entries { progress, lost } => {
+                let what: Vec<String> = lost
+                    .iter()
+                    .map(|l| format!("{} ({})", l.name(), l.cause))
+                    .collect();
+                let note = format!(
+                    "{} in {} could not be read and {} left out: {}; the rest of the \
+                     progress loaded",
+                    plural(lost.len(), "entry", "entries"),
+                    path.display(),
+                    if lost.len() == 1 { "is" } else { "are" },
+                    what.join("; ")
+                );
+                (progress, note, salvage::kept_text(&lost).into_bytes())
+            }
+            Salvaged::Nothing { cause } => {
+                let note = format!(
+                    "could not read the progress in {} ({cause}); this progress starts afresh",
+                    path.display()
+                );
+                (LearnerProgress::new(&self.learner), note, bytes)
+            }
         };
-        let aside = self.move_aside()?;
+        // Named after the damaged file's time, so every reading of it names the same file.
+        let stamp = fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or_else(unix_now, |d| d.as_secs());
+        let aside = self.free_aside_name(stamp);
         let note = format!(
-            "could not read the progress in {} ({cause}); the old progress was kept in {} \
-             and this one starts afresh",
-            path.display(),
+            "{note}. What could not be read is kept in {} when progress is next saved",
             aside.display()
         );
-        loaded(fresh, Some(note))
+        Ok(Loaded {
+            progress,
+            note: Some(note),
+            damaged: Some(Damaged { aside, bytes: kept }),
+        })
     }
 
-    /// Renames the file to a name no other file has; never over one.
-    fn move_aside(&self) -> Result<PathBuf, ProgressError> {
-        let base = format!("{}.damaged-{}", self.file_name(), unix_now());
-        let mut aside = self.dir().join(&base);
-        for n in 1.. {
-            if fs::symlink_metadata(&aside).is_err() {
-                break;
+    /// `<file>.damaged-<stamp>`, or with `-<n>` after it when that is taken.
+    fn free_aside_name(&self, stamp: u64) -> PathBuf {
+        free_name(
+            &self
+                .dir()
+                .join(format!("{}.damaged-{stamp}", self.file_name())),
+        )
+    }
+
+    /// Writes what did not load to the file the note named (to a free name beside it, should
+    /// that have been taken since), synced, never over another file. Returns where it went.
+    pub fn keep_aside(&self, damaged: &Damaged) -> Result<PathBuf, ProgressError> {
+        let dir = self.dir();
+        let mut aside = damaged.aside.clone();
+        let written = loop {
+            match write_synced(&aside, &damaged.bytes) {
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    aside = free_name(&damaged.aside);
+                }
+                other => break other,
             }
-            aside = self.dir().join(format!("{base}-{n}"));
-        }
-        match fs::rename(&self.path, &aside) {
-            Ok(()) => Ok(aside),
-            Err(source) => Err(ProgressError::MoveAside {
+        };
+        written
+            .and_then(|()| fs::File::open(&dir)?.sync_all())
+            .map(|()| aside.clone())
+            .map_err(|source| ProgressError::KeepAside {
                 path: self.path.clone(),
                 aside,
                 source,
-            }),
-        }
+            })
+    }
+
+    /// Saves `p`; first, once, keeps what did not load (`damaged`, taken when kept), since the
+    /// save drops it from the file. Nothing is saved when it cannot be kept. Returns where it
+    /// was kept when that happened now.
+    pub fn save_keeping(
+        &self,
+        p: &LearnerProgress,
+        damaged: &mut Option<Damaged>,
+    ) -> Result<Option<PathBuf>, ProgressError> {
+        let kept = match damaged.as_ref() {
+            Some(d) => Some(self.keep_aside(d)?),
+            None => None,
+        };
+        *damaged = None;
+        self.save(p)?;
+        Ok(kept)
     }
 
     fn remove_stale_temps(&self) {
@@ -335,6 +420,7 @@ impl ProgressStore {
             SAVES.fetch_add(1, Ordering::Relaxed)
         ));
         let written = create_private_dir(&dir)
+            .map(|()| self.remove_stale_temps())
             .and_then(|()| serde_json::to_vec_pretty(p).map_err(io::Error::other))
             .and_then(|bytes| write_synced(&temp, &bytes))
             .and_then(|()| fs::rename(&temp, &self.path))
@@ -347,6 +433,18 @@ impl ProgressStore {
             }
         })
     }
+}
+
+/// `path`, or `path-<n>` with the first `n` no file has.
+fn free_name(path: &Path) -> PathBuf {
+    let mut free = path.to_path_buf();
+    for n in 1.. {
+        if fs::symlink_metadata(&free).is_err() {
+            break;
+        }
+        free = PathBuf::from(format!("{}-{n}", path.display()));
+    }
+    free
 }
 
 fn create_private_dir(dir: &Path) -> io::Result<()> {
@@ -370,6 +468,10 @@ fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
 fn process_alive(pid: i32) -> bool {
     let gone = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None);
     pid > 0 && gone != Err(nix::errno::Errno::ESRCH)
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn unix_now() -> u64 {

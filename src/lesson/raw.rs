@@ -27,6 +27,7 @@ pub(super) struct RawStep {
     pub(super) title: Spanned<String>,
     pub(super) text: Spanned<String>,
     pub(super) target: Option<Spanned<String>>,
+    pub(super) session: Option<Spanned<String>>,
     pub(super) sql: Option<Spanned<String>>,
     pub(super) hints: Spanned<Vec<Spanned<String>>>,
     #[allow(dead_code)]

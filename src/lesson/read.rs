@@ -11,6 +11,7 @@ use super::crossfile::Located;
 use super::error::{LessonError, Pos};
 use super::model::{Check, DEFAULT_REPLICAS, FORMAT, Lesson, Quiz, Solution, Step};
 use super::raw::{RawLesson, RawQuiz, RawStep};
+use super::read_sql::RunBy;
 use super::span::{Span, Value, integer, join, locate, missing_field};
 use crate::settings::{MAX_REPLICAS, MIN_REPLICAS};
 use crate::sql::Target;
@@ -66,6 +67,11 @@ pub(super) struct Parser<'d, 'a> {
 }
 
 impl<'d, 'a> Parser<'d, 'a> {
+    /// The file's text at `span`, as written.
+    pub(super) fn source(&self, span: Span) -> Option<&'a str> {
+        self.text.get(span)
+    }
+
     pub(super) fn error(&mut self, span: Span, field: &str, message: impl Into<String>) {
         self.errors.push((
             span.start,
@@ -255,7 +261,7 @@ impl<'d, 'a> Parser<'d, 'a> {
             id: Pos::at(self.text, head.id.span().start),
             requires,
         };
-        let lesson = Lesson {
+        let mut lesson = Lesson {
             format: FORMAT,
             id,
             title: head.title.into_inner(),
@@ -265,6 +271,7 @@ impl<'d, 'a> Parser<'d, 'a> {
             setup,
             steps,
         };
+        super::template::fill_lesson_constants(&mut lesson);
         Some((lesson, located))
     }
 
@@ -325,8 +332,13 @@ impl<'d, 'a> Parser<'d, 'a> {
             Some(t) => self.step_target(t, &format!("{path}.target")),
             None => Some(Target::Write),
         };
+        let session = match &raw.session {
+            Some(m) => self.console_mode(m, &format!("{path}.session")).map(Some),
+            None => Some(None),
+        };
         if let Some(sql) = &raw.sql {
             self.optional_text(sql, &format!("{path}.sql"));
+            self.sql(sql, &format!("{path}.sql"), RunBy::Console);
         }
         if raw.hints.get_ref().is_empty() {
             self.error(
@@ -395,7 +407,11 @@ impl<'d, 'a> Parser<'d, 'a> {
             Some(s) => {
                 let has_actions = s.get_ref().actions.is_some();
                 match &s.get_ref().sql {
-                    Some(sql) => self.text_field(sql, &format!("{path}.solution.sql")),
+                    Some(sql) => {
+                        let field = format!("{path}.solution.sql");
+                        self.text_field(sql, &field);
+                        self.sql(sql, &field, RunBy::Console);
+                    }
                     None if !has_actions => self.error(
                         s.span(),
                         &format!("{path}.solution"),
@@ -425,6 +441,7 @@ impl<'d, 'a> Parser<'d, 'a> {
             title: raw.title.into_inner(),
             text: raw.text.into_inner(),
             target: target?,
+            session: session?,
             sql: raw.sql.map(Spanned::into_inner),
             hints: raw
                 .hints

@@ -3,6 +3,7 @@
 use super::model::{Action, MAX_REPLAY_DELAY_MS, node_op_name};
 use super::raw::{RawNodeAction, RawSqlAction};
 use super::read::Parser;
+use super::read_sql::RunBy;
 use super::span::Value;
 use crate::cluster::node_op::NodeOp;
 use crate::settings::{MAX_REPLICAS, MIN_REPLICAS};
@@ -132,7 +133,9 @@ impl<'d, 'a> Parser<'d, 'a> {
             Some(action)
         } else if table.contains_key("sql") {
             let raw: RawSqlAction = self.de(path, v)?;
-            self.text_field(&raw.sql, &format!("{path}.sql"));
+            let sql_path = format!("{path}.sql");
+            self.text_field(&raw.sql, &sql_path);
+            self.sql(&raw.sql, &sql_path, RunBy::Server);
             let target = match &raw.target {
                 Some(t) => self.step_target(t, &format!("{path}.target"))?,
                 None => Target::Write,

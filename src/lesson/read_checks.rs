@@ -8,6 +8,7 @@ use toml::de::{DeTable, DeValue};
 use super::model::{Check, CmpOp, Compare, Expect, MAX_WITHIN, RanCheck, RanOutcome, SqlCheck};
 use super::raw::{RawCompare, RawQuizCheck, RawRanCheck, RawSqlCheck};
 use super::read::Parser;
+use super::read_sql::RunBy;
 use super::span::{Span, Value, integer, join};
 use super::validate::parse_duration;
 
@@ -103,7 +104,9 @@ impl<'d, 'a> Parser<'d, 'a> {
     fn sql_check(&mut self, path: &str, v: &'d Value<'a>, table: &'d DeTable<'a>) -> Option<Check> {
         let raw: RawSqlCheck = self.de(path, v)?;
         let target = self.check_target(&raw.target, &format!("{path}.target"));
-        self.text_field(&raw.query, &format!("{path}.query"));
+        let query_path = format!("{path}.query");
+        self.text_field(&raw.query, &query_path);
+        self.sql(&raw.query, &query_path, RunBy::Server);
         let within = match &raw.within {
             Some(w) => Some(self.within(w, &format!("{path}.within"))?),
             None => None,

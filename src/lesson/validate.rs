@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::model::{CheckTarget, MAX_NODE};
+use super::model::{CheckTarget, ConsoleMode, MAX_NODE};
 use super::read::Parser;
 use crate::cluster::topology::node_index;
 use crate::sql::Target;
@@ -48,7 +48,8 @@ impl Parser<'_, '_> {
                     path,
                     format!(
                         "unknown placeholder {{{{{name}}}}}: use {{{{write}}}}, {{{{read}}}}, \
-                         {{{{pg1}}}}…{{{{pg{MAX_NODE}}}}}, {{{{user}}}}, {{{{password}}}} or {{{{database}}}}"
+                         {{{{pg1}}}}…{{{{pg{MAX_NODE}}}}}, {{{{user}}}}, {{{{password}}}}, {{{{database}}}} \
+                         or {{{{replicas}}}}"
                     ),
                 );
             }
@@ -76,6 +77,24 @@ impl Parser<'_, '_> {
             name if node_number(name).is_some() => Some(Target::Node(name.to_string())),
             name => {
                 self.error(s.span(), path, unknown_target(name, "write, read"));
+                None
+            }
+        }
+    }
+
+    pub(super) fn console_mode(&mut self, s: &Spanned<String>, path: &str) -> Option<ConsoleMode> {
+        match s.get_ref().as_str() {
+            "sticky" => Some(ConsoleMode::Sticky),
+            "fresh" => Some(ConsoleMode::Fresh),
+            other => {
+                self.error(
+                    s.span(),
+                    path,
+                    format!(
+                        "session {other:?} is not a console mode: write \"sticky\" (one \
+                         connection kept) or \"fresh\" (a new one per run)"
+                    ),
+                );
                 None
             }
         }
@@ -119,7 +138,7 @@ pub(crate) fn node_number(name: &str) -> Option<u32> {
     node_index(name).map(u32::from).filter(|n| *n <= MAX_NODE)
 }
 
-fn is_kebab(s: &str) -> bool {
+pub(super) fn is_kebab(s: &str) -> bool {
     !s.is_empty()
         && s.split('-').all(|part| {
             !part.is_empty()

@@ -1,23 +1,24 @@
 //! The author's self-test: every step of a lesson on a real cluster, checking that each check
-//! fails before the step's solution and passes after it. A check that already passes before
-//! the learner has done anything checks nothing.
+//! fails before the step's solution and passes after it (a check that already passes before
+//! the learner has done anything checks nothing), and that the checks hold however a learner
+//! gets there: the solution's SQL run twice, run on the wrong target, and the lesson done in
+//! either console mode (see [`super::verify_robust`]).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
-use super::act;
-use super::evaluate::{Attempt, Run};
+use super::evaluate::Attempt;
 use super::model::{Check, Lesson, Step};
 use super::probe::{Query, judge_step, judge_step_until, patience};
+use super::settle::run_actions;
 use super::template::{fill, vars};
+use super::verify_robust as robust;
 use crate::lifecycle::Cluster;
-use crate::sql::meta::{self, Meta};
-use crate::sql::session::{SessionConfig, SqlSession};
-use crate::sql::{Address, Endpoint, SqlEvent, Target};
 use crate::telemetry::model::Snapshot;
+
+pub use super::verify_console::{Console, Mark, Mode};
 
 /// How long checks get to pass after a solution when none says `within`.
 pub const DEFAULT_PATIENCE: Duration = Duration::from_secs(15);
@@ -36,6 +37,41 @@ pub struct Bench<'a> {
     pub reshaped: &'a (dyn Fn() + Send + Sync),
 }
 
+/// How one run through a lesson goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pass {
+    /// The console mode a step that does not declare one is done in.
+    pub mode: Mode,
+    /// Also run each solution twice and on a wrong target.
+    pub robust: bool,
+}
+
+impl Pass {
+    /// The passes every lesson gets: sticky with the robustness checks, then fresh.
+    pub const ALL: [Pass; 2] = [
+        Pass {
+            mode: Mode::Sticky,
+            robust: true,
+        },
+        Pass {
+            mode: Mode::Fresh,
+            robust: false,
+        },
+    ];
+    /// `--quick`: each check fails before the solution and passes after it, sticky, once.
+    pub const QUICK: [Pass; 1] = [Pass {
+        mode: Mode::Sticky,
+        robust: false,
+    }];
+}
+
+/// The console mode `step` is done in when the console was left in `left` (by the pass, or
+/// by the last step that named one): the mode a step declares wins, as the app switches to
+/// it when the step opens.
+pub fn step_mode(step: &Step, left: Mode) -> Mode {
+    step.session.unwrap_or(left)
+}
+
 /// The outcome of one step.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StepReport {
@@ -45,31 +81,54 @@ pub struct StepReport {
     pub took: Duration,
 }
 
+/// The report name of the lesson's own setup.
+pub const LESSON_SETUP: &str = "(lesson setup)";
+
 /// Runs the lesson's setup, then each step in order; stops at the first step whose setup or
 /// solution cannot run, since later steps build on it.
 pub async fn lesson(
     bench: &Bench<'_>,
     lesson: &Lesson,
+    pass: Pass,
     each: &mut (dyn FnMut(&StepReport) + Send),
 ) -> Vec<StepReport> {
     let mut reports = Vec::new();
-    for action in &lesson.setup {
-        if let Err(e) = act::run(bench.cluster, action).await {
+    // The learner starts the lesson in the pass's mode; a step that names one switches the
+    // console to it, and it stays so, as in the app, until another step names one.
+    bench.console.set_mode(pass.mode);
+    match run_actions(bench.cluster, &lesson.setup, true, bench.reshaped).await {
+        Err(f) => {
             let report = StepReport {
-                id: "(lesson setup)".into(),
-                problems: vec![format!("setup action {} failed: {e}", action.label())],
+                id: LESSON_SETUP.into(),
+                problems: vec![format!("setup action {} failed: {}", f.label, f.error)],
                 took: Duration::ZERO,
             };
             each(&report);
             reports.push(report);
             return reports;
         }
-        reshape_after(bench, action);
+        Ok(ran) => {
+            if let Some(why) = ran.unsettled {
+                let report = StepReport {
+                    id: LESSON_SETUP.into(),
+                    problems: vec![why],
+                    took: Duration::ZERO,
+                };
+                each(&report);
+                reports.push(report);
+            }
+        }
     }
     for step in &lesson.steps {
-        let report = self::step(bench, step).await;
+        let mode = step_mode(step, bench.console.mode());
+        let mut report = self::step(bench, step, pass).await;
+        if mode == Mode::Fresh {
+            for p in &mut report.problems {
+                *p = format!("in fresh console mode, {p}");
+            }
+        }
         each(&report);
-        let fatal = report.problems.iter().any(|p| p.starts_with(CANNOT_RUN));
+        let fatal = report.problems.iter().any(|p| p.contains(CANNOT_RUN));
         reports.push(report);
         if fatal {
             break;
@@ -80,28 +139,36 @@ pub async fn lesson(
 
 const CANNOT_RUN: &str = "cannot run";
 
-fn reshape_after(bench: &Bench<'_>, action: &super::model::Action) {
-    if matches!(action, super::model::Action::Scale { .. }) {
-        (bench.reshaped)();
-    }
+/// The solution's SQL with the cluster's values filled in.
+fn solution_sql(bench: &Bench<'_>, step: &Step) -> Option<String> {
+    let sql = step.solution.as_ref()?.sql.as_ref()?;
+    Some(match bench.cluster.current_record() {
+        Ok(r) => fill(sql, &vars(&r.topology(), bench.cluster.rt.as_ref())),
+        Err(_) => sql.clone(),
+    })
 }
 
-async fn step(bench: &Bench<'_>, step: &Step) -> StepReport {
+async fn step(bench: &Bench<'_>, step: &Step, pass: Pass) -> StepReport {
     let started = Instant::now();
     let mut problems = Vec::new();
-    for action in &step.setup {
-        if let Err(e) = act::run(bench.cluster, action).await {
-            problems.push(format!("{CANNOT_RUN} setup action {}: {e}", action.label()));
+    match run_actions(bench.cluster, &step.setup, true, bench.reshaped).await {
+        Err(f) => {
+            problems.push(format!(
+                "{CANNOT_RUN} setup action {}: {}",
+                f.label, f.error
+            ));
             return StepReport {
                 id: step.id.clone(),
                 problems,
                 took: started.elapsed(),
             };
         }
-        reshape_after(bench, action);
+        Ok(ran) => problems.extend(ran.unsettled),
     }
+    bench
+        .console
+        .set_mode(step_mode(step, bench.console.mode()));
     let snap = fresh_snapshot(&bench.snapshots).await;
-    let mark = bench.console.mark();
 
     let before = judge_step(bench.query, step, &Attempt::default(), &snap).await;
     for (i, v) in before.iter().enumerate() {
@@ -114,42 +181,34 @@ async fn step(bench: &Bench<'_>, step: &Step) -> StepReport {
             ));
         }
     }
+    let sql = solution_sql(bench, step);
+    if let (true, Some(sql)) = (pass.robust, &sql) {
+        let red: Vec<bool> = before.iter().map(|v| !v.pass).collect();
+        problems.extend(robust::wrong_target(bench, step, sql, &red, &snap).await);
+    }
 
-    let mut quiz_answer = None;
+    let mark = bench.console.mark();
+    if let Some(sql) = &sql {
+        match bench.console.run(bench.cluster, &step.target, sql).await {
+            Ok(done) => {
+                let _ = tokio::time::timeout(BLOCKING_SQL, done).await;
+            }
+            Err(e) => {
+                problems.push(format!("{CANNOT_RUN} the solution's SQL: {e}"));
+            }
+        }
+    }
     if let Some(solution) = &step.solution {
-        if let Some(sql) = &solution.sql {
-            let sql = match bench.cluster.current_record() {
-                Ok(r) => fill(sql, &vars(&r.topology(), bench.cluster.rt.as_ref())),
-                Err(_) => sql.clone(),
-            };
-            match bench.console.run(bench.cluster, &step.target, &sql).await {
-                Ok(done) => {
-                    let _ = tokio::time::timeout(BLOCKING_SQL, done).await;
-                }
-                Err(e) => {
-                    problems.push(format!("{CANNOT_RUN} the solution's SQL: {e}"));
-                }
-            }
-        }
-        for action in &solution.actions {
-            if let Err(e) = act::run(bench.cluster, action).await {
-                problems.push(format!(
-                    "{CANNOT_RUN} solution action {}: {e}",
-                    action.label()
-                ));
-            }
-            reshape_after(bench, action);
+        if let Err(f) = run_actions(bench.cluster, &solution.actions, false, bench.reshaped).await {
+            problems.push(format!(
+                "{CANNOT_RUN} solution action {}: {}",
+                f.label, f.error
+            ));
         }
     }
-    if let Some(q) = &step.quiz {
-        quiz_answer = Some(q.answer);
-    }
-    let attempt = || Attempt {
-        runs: bench.console.runs_since(mark),
-        quiz_answer,
-    };
-    let deadline = Instant::now() + patience(step, DEFAULT_PATIENCE);
-    let after = judge_step_until(bench.query, step, &attempt, &bench.snapshots, deadline).await;
+    let quiz_answer = step.quiz.as_ref().map(|q| q.answer);
+    let after = judge_after(bench, step, mark, quiz_answer).await;
+    let sound_after = after.iter().all(|v| v.pass);
     for (i, v) in after.iter().enumerate() {
         if !v.pass {
             problems.push(format!(
@@ -160,6 +219,9 @@ async fn step(bench: &Bench<'_>, step: &Step) -> StepReport {
             ));
         }
     }
+    if let (true, true, Some(sql)) = (pass.robust, sound_after, &sql) {
+        problems.extend(robust::again(bench, step, sql, mark, quiz_answer).await);
+    }
     // A statement still blocked (a synchronous commit) would hold up the next step.
     bench.console.cancel();
     StepReport {
@@ -169,8 +231,24 @@ async fn step(bench: &Bench<'_>, step: &Step) -> StepReport {
     }
 }
 
+/// The step's checks, retried until they pass or the step's patience runs out, on the runs
+/// since `mark`.
+pub(super) async fn judge_after(
+    bench: &Bench<'_>,
+    step: &Step,
+    mark: Mark,
+    quiz_answer: Option<usize>,
+) -> Vec<super::evaluate::Verdict> {
+    let attempt = || Attempt {
+        runs: bench.console.runs_since(mark),
+        quiz_answer,
+    };
+    let deadline = Instant::now() + patience(step, DEFAULT_PATIENCE);
+    judge_step_until(bench.query, step, &attempt, &bench.snapshots, deadline).await
+}
+
 /// A snapshot with every node polled, taken after now.
-async fn fresh_snapshot(snapshots: &watch::Receiver<Arc<Snapshot>>) -> Arc<Snapshot> {
+pub(super) async fn fresh_snapshot(snapshots: &watch::Receiver<Arc<Snapshot>>) -> Arc<Snapshot> {
     let mut rx = snapshots.clone();
     let since = now_ms();
     let wait = async {
@@ -205,118 +283,6 @@ pub fn describe(check: &Check) -> String {
         Check::Ran(r) => format!("ran “{}”", r.matches),
         Check::Telemetry(_) => "telemetry".into(),
         Check::Quiz => "quiz".into(),
-    }
-}
-
-/// The console as a learner uses it, driven by verify: one sticky session, and a record of
-/// every run and how it ended.
-pub struct Console {
-    session: SqlSession,
-    state: Arc<Mutex<Ledger>>,
-}
-
-#[derive(Default)]
-struct Ledger {
-    next_id: u64,
-    pending: HashMap<u64, (String, Target, Option<tokio::sync::oneshot::Sender<()>>)>,
-    runs: Vec<Run>,
-}
-
-fn ledger(state: &Mutex<Ledger>) -> std::sync::MutexGuard<'_, Ledger> {
-    state
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-impl Console {
-    pub fn spawn(credentials: crate::settings::Credentials) -> Console {
-        let (tx, mut rx) = mpsc::channel(64);
-        let session = SqlSession::spawn(credentials, SessionConfig::default(), tx);
-        let state = Arc::new(Mutex::new(Ledger::default()));
-        let sink = state.clone();
-        tokio::spawn(async move {
-            while let Some(ev) = rx.recv().await {
-                if let SqlEvent::Finished { id, error, .. } = ev {
-                    let mut l = ledger(&sink);
-                    if let Some((text, target, done)) = l.pending.remove(&id) {
-                        l.runs.push(Run {
-                            text,
-                            target,
-                            sqlstate: error.map(|e| e.sqlstate.unwrap_or_default()),
-                        });
-                        if let Some(done) = done {
-                            let _ = done.send(());
-                        }
-                    }
-                }
-            }
-        });
-        Console { session, state }
-    }
-
-    /// Sends `text` to `target`, as the console's F5 would: backslash commands that query
-    /// (`\dt`, `\d NAME`) become their SQL, and `\connect URL` opens a new session on the
-    /// URL and shows where it landed (recorded with the URL as its target, like the console
-    /// does). The receiver fires when the run has finished.
-    pub async fn run(
-        &self,
-        cluster: &Cluster,
-        target: &Target,
-        text: &str,
-    ) -> Result<tokio::sync::oneshot::Receiver<()>, String> {
-        let (sql, connect) = match meta::parse(text).into_sql() {
-            Ok(sql) => (sql, None),
-            Err(Meta::Connect(url)) => {
-                crate::sql::url::parse(&url).map_err(|e| format!("\\connect: {e}"))?;
-                (meta::connect_probe_sql().to_string(), Some(url))
-            }
-            _ => {
-                return Err(format!(
-                    "{}: only SQL, \\dt, \\d NAME and \\connect run anything",
-                    text.trim()
-                ));
-            }
-        };
-        let endpoint = match connect {
-            Some(url) => Endpoint::url(url),
-            None => {
-                let record = cluster.current_record().map_err(|e| e.to_string())?;
-                Endpoint::for_target(target, cluster.rt.as_ref(), &record.topology())
-                    .ok_or_else(|| format!("no node {} in the cluster", target.label()))?
-            }
-        };
-        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-        let id = {
-            let mut l = ledger(&self.state);
-            l.next_id += 1;
-            let id = l.next_id;
-            let recorded = (text.to_string(), endpoint.target.clone(), Some(done_tx));
-            l.pending.insert(id, recorded);
-            id
-        };
-        if matches!(endpoint.address, Address::Url(_)) {
-            self.session.reconnect(id, endpoint, sql).await;
-        } else {
-            self.session.run(id, endpoint, sql, false).await;
-        }
-        Ok(done_rx)
-    }
-
-    pub fn cancel(&self) {
-        self.session.cancel();
-    }
-
-    /// A position in the record of runs: [`Console::runs_since`] returns what came after.
-    pub fn mark(&self) -> usize {
-        ledger(&self.state).runs.len()
-    }
-
-    pub fn runs_since(&self, mark: usize) -> Vec<Run> {
-        ledger(&self.state)
-            .runs
-            .get(mark..)
-            .map(<[Run]>::to_vec)
-            .unwrap_or_default()
     }
 }
 

@@ -5,7 +5,7 @@
 use super::Cluster;
 use crate::cluster::admin::Admin;
 use crate::cluster::fencing::{Fence, FenceKind, split_brain_winner};
-use crate::cluster::haproxy::{READ_BACKEND, WRITE_BACKEND};
+use crate::cluster::haproxy::{READ_BACKEND, WRITE_BACKEND, state_file};
 use crate::cluster::status::{NodeState, NodeStatus, Role};
 use crate::cluster::topology::{NodeSpec, Topology};
 use crate::error::{Error, Result};
@@ -81,7 +81,16 @@ impl Cluster {
     /// Puts fenced nodes in maintenance in both backends, and takes out of maintenance the
     /// ones no longer fenced, so HAProxy's checks decide for them again.
     pub async fn apply_fences(&self, topo: &Topology) -> Result<()> {
-        let Some(stats) = proxy_stats(self.rt.as_ref()).await else {
+        let mut stats = proxy_stats(self.rt.as_ref()).await;
+        // A HAProxy container just (re)created answers its API a moment after it starts, and
+        // its checks would bring a fenced node UP soon after: wait for the API, briefly.
+        let wanted = !self.record.authority.fenced.is_empty();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while stats.is_none() && wanted && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            stats = proxy_stats(self.rt.as_ref()).await;
+        }
+        let Some(stats) = stats else {
             return Ok(());
         };
         for s in &stats {
@@ -96,16 +105,12 @@ impl Cluster {
             // not resolve while its container is stopped, and comes back UP when it starts.
             let in_maint = s.status == "MAINT";
             let cmd = match (fenced, in_maint) {
-                (true, false) => "maint",
-                (false, true) => "ready",
+                (true, false) => format!("set server {}/{} state maint", s.backend, s.server),
+                // Back as DOWN, so it takes traffic only once its check has seen its role.
+                (false, true) => state_file::release_commands(&s.backend, &s.server),
                 _ => continue,
             };
-            self.rt
-                .proxy_api(&format!(
-                    "set server {}/{} state {cmd}",
-                    s.backend, s.server
-                ))
-                .await?;
+            self.rt.proxy_api(&cmd).await?;
         }
         Ok(())
     }
@@ -115,6 +120,12 @@ impl Cluster {
     /// are fenced out of HAProxy. Nothing is stopped: the stale one's rows are still there to
     /// be saved before a rewind discards them.
     pub async fn settle_split_brain(&mut self) -> Result<Option<SplitBrain>> {
+        let _lock = self.lock().await?;
+        self.settle_split_brain_now().await
+    }
+
+    /// [`Cluster::settle_split_brain`], for a caller that holds the cluster's lock.
+    pub(super) async fn settle_split_brain_now(&mut self) -> Result<Option<SplitBrain>> {
         let topo = self.topology();
         let nodes = probe_nodes(self.rt.as_ref(), &topo).await;
         let mut writable = Vec::new();
@@ -134,7 +145,6 @@ impl Cluster {
             return Ok(None);
         };
         let winner = winner.to_string();
-        let _lock = self.lock().await?;
         let mut record = self.current_record()?;
         let auth = &mut record.authority;
         if auth.primary.as_deref() != Some(winner.as_str()) {

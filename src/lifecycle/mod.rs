@@ -2,12 +2,14 @@
 //! The runtime does the work; this layer decides the order and checks the outcome.
 
 pub mod fence;
+mod follow;
 pub mod node_ops;
 pub mod ops;
 pub mod ports;
 pub mod probe;
 pub mod promote;
 pub mod repair;
+pub mod supervise;
 pub mod up;
 
 use std::path::PathBuf;

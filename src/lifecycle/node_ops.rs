@@ -35,6 +35,14 @@ impl Cluster {
             self.note(format!("{name} is already {what}"));
             Ok(())
         };
+        // pg_rewind and the re-clone behind it read from the primary: cut off, they would
+        // wait for a network that is not there.
+        if op == NodeOp::Rewind && self.rt.is_partitioned(&node).await? {
+            return Err(Error::new(format!(
+                "{name} is cut off from the cluster's network, and a rewind needs the primary: \
+                 `replica-lab node heal {name}` first"
+            )));
+        }
         match (op, state) {
             (NodeOp::Stop, ProcState::Stopped) => already("stopped"),
             (NodeOp::Stop, _) => self.rt.stop_node(&node).await,
@@ -49,7 +57,9 @@ impl Cluster {
             }
             (NodeOp::Resume, ProcState::Running) => already("running"),
             (NodeOp::Resume, ProcState::Paused) => {
-                self.rt.signal_node(&node, NodeSignal::Resume).await
+                self.rt.signal_node(&node, NodeSignal::Resume).await?;
+                // A promotion while it was frozen could not repoint it.
+                self.follow_primary(&topo, &node).await
             }
             (NodeOp::Pause | NodeOp::Resume, ProcState::Stopped) => Err(not_running(name)),
             (NodeOp::Promote, ProcState::Running) => self.promote(&topo, &node, force).await,
@@ -68,7 +78,11 @@ impl Cluster {
                 if self.rt.is_partitioned(&node).await? == cut {
                     return already(if cut { "partitioned" } else { "connected" });
                 }
-                self.rt.set_partitioned(&node, cut).await
+                self.rt.set_partitioned(&node, cut).await?;
+                if cut {
+                    return Ok(());
+                }
+                self.follow_primary(&topo, &node).await
             }
             (NodeOp::Rewind, _) => Err(Error::new(format!(
                 "{name} is running; pg_rewind needs it stopped: `replica-lab node stop {name}` first"

@@ -96,14 +96,38 @@ impl Cluster {
         self.rt.prepare(&topo).await?;
         let mut restarted = self.bring_back_nodes(&topo).await?;
         let running = self.rt.proxy_running().await?;
-        // Reloaded even when it runs: a `scale` cut short leaves it on the old shape.
-        self.rt.apply_proxy(&self.rt.proxy_config(&topo)).await?;
-        if !running {
-            restarted.push("haproxy".into());
+        let config = self.rt.proxy_config(&topo);
+        // A HAProxy that runs but does not answer (stopped, stuck) cannot be reloaded, since
+        // a reload starts from its live health states: it is started afresh instead.
+        if running && self.rt.proxy_api("show info").await.is_err() {
+            self.rt.restart_proxy(&config).await?;
+            restarted.push("haproxy (it did not answer)".into());
+        } else {
+            // Reloaded even when it runs: a `scale` cut short leaves it on the old shape.
+            self.rt.apply_proxy(&config).await?;
+            if !running {
+                restarted.push("haproxy".into());
+            }
+        }
+        // After HAProxy took its pinned address: the new rules let its checks in from there.
+        for node in &topo.nodes {
+            self.rt.refresh_access(node, &topo).await?;
         }
         self.apply_fences(&topo).await?;
         self.wait_ready(&topo).await?;
+        self.restrict_check_role(&topo).await?;
+        // Rewritten so an older version's record loses its wider mode.
+        self.record.save(&self.dir)?;
         Ok(restarted)
+    }
+
+    /// Brings the health-check login of a cluster made by an older version to the current
+    /// rules, on the primary (standbys follow by replication).
+    async fn restrict_check_role(&self, topo: &Topology) -> Result<()> {
+        let primary = self.primary(topo).await?;
+        let admin = self.admin(&primary, topo).await?;
+        admin.restrict_check_role(&topo.credentials).await?;
+        Ok(())
     }
 
     /// Waits until every replica streams from the one primary and HAProxy routes by role.
@@ -139,11 +163,18 @@ impl Cluster {
         // A fenced node is expected out of both backends, whatever it answers, and is not
         // waited for: it runs, if at all, because someone forced it.
         let fenced = |n: &NodeStatus| self.record.authority.fence_of(&n.name).is_some();
+        // Nor is a node cut off the network on purpose: it cannot stream until it is healed.
+        let mut cut = Vec::new();
+        for n in &topo.nodes {
+            if self.rt.is_partitioned(n).await.unwrap_or(false) {
+                cut.push(n.name.clone());
+            }
+        }
         let nodes: Vec<NodeStatus> = nodes
             .iter()
             .cloned()
             .map(|mut n| {
-                if fenced(&n) {
+                if fenced(&n) || cut.contains(&n.name) {
                     n.role = Role::Unknown;
                     n.state = NodeState::Stopped;
                 }
@@ -325,6 +356,10 @@ impl Cluster {
         })
         .await?;
         self.record.nodes = smaller.nodes.iter().map(|n| n.index).collect();
+        // A name used again by a later scale-up is a new node, cloned fresh: not fenced.
+        for n in doomed {
+            self.record.authority.unfence(&n.name);
+        }
         self.record.settings.replicas = u8::try_from(smaller.nodes.len() - 1).unwrap_or(u8::MAX);
         self.record.save(&self.dir)?;
         let admin = self.admin(primary, topo).await?;

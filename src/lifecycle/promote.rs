@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::Cluster;
 use crate::cluster::admin::Admin;
 use crate::cluster::fencing::{FenceKind, Lsn, ahead_of, can_follow, human_bytes};
-use crate::cluster::haproxy::WRITE_BACKEND;
+use crate::cluster::haproxy::{READ_BACKEND, WRITE_BACKEND, state_file};
 use crate::cluster::status::{NodeState, NodeStatus, Role};
 use crate::cluster::topology::{NodeSpec, Topology};
 use crate::error::{Error, Result};
@@ -39,6 +39,8 @@ impl Cluster {
             }
         }
         let recorded = self.record.authority.primary.clone();
+        self.refuse_stale_candidate(topo, node, recorded.as_deref())
+            .await?;
         // A primary that still runs, or the recorded one while its process lives (frozen,
         // cut off), would be a second primary the moment this one is promoted.
         let rivals: Vec<&NodeStatus> = nodes
@@ -62,10 +64,22 @@ impl Cluster {
         }
         for r in &rivals {
             self.stop_rival(r).await?;
-            self.note(format!(
-                "stopped {} first, so that {} is the only primary",
-                r.name, node.name
-            ));
+            if r.state == NodeState::Running {
+                self.note(format!(
+                    "stopped {} first, so that {} is the only primary",
+                    r.name, node.name
+                ));
+            } else {
+                // A clean stop hands the standbys its last WAL; a kill does not.
+                self.note(format!(
+                    "killed {} first ({}), so that {} is the only primary: commits it \
+                     acknowledged that {} had not received are lost",
+                    r.name,
+                    r.state.as_str(),
+                    node.name,
+                    node.name
+                ));
+            }
         }
         let positions = self.positions(topo).await;
         let ahead = ahead_of(&node.name, &positions);
@@ -85,7 +99,15 @@ impl Cluster {
             .iter()
             .find(|(n, _)| *n == node.name)
             .map(|(_, l)| *l);
-        if !admin.promote().await? {
+        // The read endpoint would keep sending readers to it until its check failed twice,
+        // reads on a primary: out first, back as DOWN once promoted, and its check says no.
+        // A HAProxy that is down routes nothing, and starts with every server DOWN.
+        let read_hold = format!("set server {READ_BACKEND}/{} state maint", node.name);
+        let _ = self.rt.proxy_api(&read_hold).await;
+        let promoted = admin.promote().await;
+        let release = state_file::release_commands(READ_BACKEND, &node.name);
+        let _ = self.rt.proxy_api(&release).await;
+        if !promoted? {
             return Err(Error::new(format!(
                 "{} did not finish promotion within 30 s: see its server log",
                 node.name
@@ -179,6 +201,16 @@ impl Cluster {
         let mut followers = Vec::new();
         let mut diverged = Vec::new();
         for other in topo.nodes.iter().filter(|n| n.name != primary.name) {
+            let state = nodes.iter().find(|n| n.name == other.name).map(|n| n.state);
+            if state == Some(NodeState::Paused) {
+                // A frozen server reloads nothing (and a paused container runs no command):
+                // `node resume` repoints it.
+                self.note(format!(
+                    "{} is paused: `replica-lab node resume {}` repoints it to stream from {}",
+                    other.name, other.name, primary.name
+                ));
+                continue;
+            }
             if record.authority.fence_of(&other.name).is_some()
                 || !self.rt.is_standby(other).await?
             {

@@ -25,8 +25,13 @@ pub async fn bring_up(
     pull: Option<Arc<PullReporter>>,
 ) -> Result<Cluster> {
     let root = data_root(settings);
-    let _lock = lock(&root, &settings.name).await?;
     let dir = cluster_dir(&root, &settings.name);
+    // An existing cluster keeps the settings it was made with: those are what listen.
+    ClusterRecord::load(&dir)?
+        .map_or_else(|| settings.clone(), |r| r.settings)
+        .check_exposure()
+        .map_err(|e| Error::new(e.to_string()))?;
+    let _lock = lock(&root, &settings.name).await?;
     if let Some(record) = ClusterRecord::load(&dir)?.filter(|r| !r.complete) {
         // A previous `up` died while making it: nothing in it is worth keeping.
         let rt = runtime_for(record.runtime, &record.settings, dir.clone(), pull.clone()).await?;

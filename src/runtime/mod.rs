@@ -8,6 +8,7 @@ pub mod local;
 pub mod process;
 
 use std::net::SocketAddr;
+use std::path::Path;
 
 use async_trait::async_trait;
 
@@ -30,6 +31,9 @@ pub enum NodeSignal {
 #[async_trait]
 pub trait ClusterRuntime: Send + Sync {
     fn kind(&self) -> RuntimeKind;
+
+    /// The folder that holds the cluster record (and, for processes, the nodes' data).
+    fn cluster_dir(&self) -> &Path;
 
     /// Where replica-lab itself connects to a node.
     fn client_addr(&self, node: &NodeSpec) -> SocketAddr;
@@ -57,6 +61,12 @@ pub trait ClusterRuntime: Send + Sync {
 
     /// `pg_rewind` of a stopped node against the running `primary`.
     async fn rewind(&self, node: &NodeSpec, primary: &NodeSpec, topo: &Topology) -> Result<()>;
+
+    /// Rewrites the node's login rules (`pg_hba.conf` and what goes with it) as this version
+    /// makes them, takes access to its secret files from everyone but their owner, and
+    /// reloads the server if it runs: `up` brings a cluster made by an older version to the
+    /// current rules this way.
+    async fn refresh_access(&self, node: &NodeSpec, topo: &Topology) -> Result<()>;
 
     /// Writes the per-node settings and makes the node a standby or not.
     async fn configure_node(&self, node: &NodeSpec, conf: &str, standby: bool) -> Result<()>;
@@ -112,6 +122,10 @@ pub trait ClusterRuntime: Send + Sync {
 
     /// Starts HAProxy, or reloads it without dropping established sessions when it runs.
     async fn apply_proxy(&self, config: &str) -> Result<()>;
+
+    /// Ends HAProxy however it is, stuck included, and starts it afresh with every server
+    /// held DOWN until checked. Its sessions are cut: for a HAProxy that cannot be reloaded.
+    async fn restart_proxy(&self, config: &str) -> Result<()>;
 
     /// One command on HAProxy's runtime API; returns its answer.
     async fn proxy_api(&self, command: &str) -> Result<String>;

@@ -1,8 +1,14 @@
 //! The ports a cluster's settings claim, and the rule that no two of them meet: the
 //! endpoints, `node_port` and the block of node ports for every node the cluster could ever
-//! have, so neither addressing nor scaling can put two listeners on one port.
+//! have, so neither addressing nor scaling can put two listeners on one port. Every one of them
+//! is at least [`MIN_PORT`].
 
 use super::{MAX_NODES, Settings, SettingsError};
+
+/// The lowest port a cluster may use. Ports below it are privileged: only root may listen on
+/// them, and PostgreSQL refuses to run as root, so a node there could never start; the
+/// endpoints and the node block obey the same simple rule rather than one per runtime.
+pub const MIN_PORT: u16 = 1024;
 
 /// What a port of a cluster is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,7 +38,8 @@ impl Settings {
 
     /// Every port these settings claim, whichever addressing the nodes get: the endpoints,
     /// `node_port` and the node block for every node the cluster could scale to. Fails on
-    /// port 0 and on a block that runs past 65535; overlaps are [`Settings::validate`]'s.
+    /// port 0, a port below [`MIN_PORT`] and a block that runs past 65535; overlaps are
+    /// [`Settings::validate`]'s.
     pub fn port_uses(&self) -> Result<Vec<PortUse>, SettingsError> {
         let mut uses = vec![
             PortUse {
@@ -52,13 +59,24 @@ impl Settings {
                 role: PortRole::NodePort,
             },
         ];
+        let first_node = "the first node port (node_ports_from)";
         if let Some(zero) = uses.iter().find(|u| u.port == 0) {
             return Err(SettingsError::PortZero(self.describe(zero.role)));
         }
         if self.node_ports_from == 0 {
-            return Err(SettingsError::PortZero(
-                "the first node port (node_ports_from)".into(),
-            ));
+            return Err(SettingsError::PortZero(first_node.into()));
+        }
+        if let Some(low) = uses.iter().find(|u| u.port < MIN_PORT) {
+            return Err(SettingsError::PortPrivileged {
+                port: low.port,
+                what: self.describe(low.role),
+            });
+        }
+        if self.node_ports_from < MIN_PORT {
+            return Err(SettingsError::PortPrivileged {
+                port: self.node_ports_from,
+                what: first_node.into(),
+            });
         }
         for index in 1..=MAX_NODES {
             let port = self
@@ -91,7 +109,8 @@ impl Settings {
         }
     }
 
-    /// Refuses port 0, a node block past 65535 and any port claimed twice, naming both users.
+    /// Refuses port 0, a port below [`MIN_PORT`], a node block past 65535 and any port
+    /// claimed twice, naming both users.
     pub(super) fn check_ports(&self) -> Result<(), SettingsError> {
         let uses = self.port_uses()?;
         for (i, a) in uses.iter().enumerate() {
@@ -275,6 +294,38 @@ mod tests {
                 err.starts_with("port 0 is not usable for ") && err.contains(name),
                 "{name}: {err}"
             );
+        }
+    }
+
+    /// A test case: a port setting's name and how to set it.
+    type Setter = (&'static str, fn(&mut Settings, u16));
+
+    #[test]
+    fn privileged_ports_are_refused_for_every_setting() {
+        let cases: [Setter; 5] = [
+            ("write_port", |s, p| s.write_port = p),
+            ("read_port", |s, p| s.read_port = p),
+            ("stats_port", |s, p| s.stats_port = p),
+            ("node_port", |s, p| s.node_port = p),
+            ("node_ports_from", |s, p| s.node_ports_from = p),
+        ];
+        for (name, set) in cases {
+            for port in [1, 80, 443, MIN_PORT - 1] {
+                let mut s = Settings::default();
+                set(&mut s, port);
+                let err = s.validate().expect_err("privileged").to_string();
+                assert!(
+                    err.starts_with(&format!("port {port} is not usable for "))
+                        && err.contains(name)
+                        && err.contains("below 1024 need root")
+                        && err.ends_with("choose a port from 1024 to 65535"),
+                    "{name} on {port}: {err}"
+                );
+            }
+            // The lowest unprivileged port is fine.
+            let mut s = apart();
+            set(&mut s, MIN_PORT);
+            assert!(s.validate().is_ok(), "{name} on {MIN_PORT}");
         }
     }
 

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::model::{Lag, LagFlag, NodeTelemetry, SlotInfo};
 use super::sample::{NodeSample, SqlSample, lsn_gap};
+use crate::cluster::fencing::FenceKind;
 use crate::cluster::status::ProcState;
 use crate::cluster::status::{NodeState, Role};
 use crate::cluster::topology::NodeSpec;
@@ -30,6 +31,8 @@ pub struct NodeInput<'a> {
     /// The runtime's idea of the node's address, for when the server cannot be asked.
     pub known_address: Option<String>,
     pub sample: Option<&'a NodeSample>,
+    /// What the cluster record fences the node for, if anything.
+    pub fence: Option<FenceKind>,
 }
 
 /// Every node's telemetry, lag measured against the one primary that answers.
@@ -111,6 +114,7 @@ fn node(
         slot: None,
         sync_state: None,
         flags: Vec::new(),
+        fence: input.fence,
         poll_ms: input.sample.map(|s| s.took.as_secs_f64() * 1000.0),
         error: if answer.is_some() { None } else { error },
     };
@@ -271,12 +275,14 @@ mod tests {
                 connect: "c1".into(),
                 known_address: None,
                 sample: Some(&a),
+                fence: None,
             },
             NodeInput {
                 spec: &s2,
                 connect: "c2".into(),
                 known_address: None,
                 sample: Some(&b),
+                fence: None,
             },
         ];
         let out = nodes(&inputs, now, Duration::from_secs(2));
@@ -348,12 +354,14 @@ mod tests {
                 connect: "c1".into(),
                 known_address: None,
                 sample: Some(&a),
+                fence: None,
             },
             NodeInput {
                 spec: &s2,
                 connect: "c2".into(),
                 known_address: Some("10.0.0.2".into()),
                 sample: Some(&b),
+                fence: Some(FenceKind::Diverged),
             },
         ];
         let out = nodes(&inputs, now, Duration::from_secs(2));
@@ -361,6 +369,12 @@ mod tests {
         assert_eq!(out[1].role, Role::Unknown);
         assert!(!out[1].reachable);
         assert_eq!(out[1].address, "10.0.0.2");
+        assert_eq!(
+            out[1].fence,
+            Some(FenceKind::Diverged),
+            "fenced by the record"
+        );
+        assert_eq!(out[0].fence, None);
         assert!(
             out[1]
                 .error
@@ -376,6 +390,7 @@ mod tests {
             connect: "c2".into(),
             known_address: None,
             sample: Some(&c),
+            fence: None,
         }];
         let out = nodes(&inputs, now, Duration::from_secs(2));
         assert_eq!(out[0].state, NodeState::Stopped);

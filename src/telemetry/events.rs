@@ -1,6 +1,6 @@
 //! The event timeline: what changed between two snapshots, as plain data.
 
-use super::model::{Event, EventKind, NodeTelemetry, Snapshot};
+use super::model::{Event, EventKind, NodeTelemetry, ProxyState, Snapshot};
 use crate::cluster::status::NodeState;
 
 /// Events that turn `prev` into `next`, stamped `at_ms`.
@@ -76,9 +76,27 @@ pub fn between(prev: &Snapshot, next: &Snapshot, at_ms: u64) -> Vec<Event> {
             push(EventKind::NodeDown, &p.name, "left the cluster".into());
         }
     }
-    for s in &next.haproxy {
+    match (prev.haproxy.state, next.haproxy.state) {
+        // Down is news also when it is the first thing learnt; up at start is not.
+        (ProxyState::Up | ProxyState::Unknown, ProxyState::Down) => push(
+            EventKind::ProxyDown,
+            PROXY,
+            next.haproxy
+                .error
+                .clone()
+                .unwrap_or_else(|| "HAProxy does not answer".into()),
+        ),
+        (ProxyState::Down, ProxyState::Up) => push(
+            EventKind::ProxyUp,
+            PROXY,
+            "its runtime API answers again".into(),
+        ),
+        _ => {}
+    }
+    for s in &next.haproxy.servers {
         let before = prev
             .haproxy
+            .servers
             .iter()
             .find(|o| o.backend == s.backend && o.server == s.server);
         if let Some(b) = before {
@@ -99,6 +117,9 @@ pub fn between(prev: &Snapshot, next: &Snapshot, at_ms: u64) -> Vec<Event> {
     out
 }
 
+/// What proxy events name in place of a node.
+const PROXY: &str = "haproxy";
+
 fn streaming(n: &NodeTelemetry) -> Option<bool> {
     n.lag.as_ref().map(|l| l.streaming)
 }
@@ -114,7 +135,7 @@ mod tests {
     use crate::cluster::haproxy::ServerStat;
     use crate::cluster::state::RuntimeKind;
     use crate::cluster::status::{EndpointsView, Role};
-    use crate::telemetry::model::Lag;
+    use crate::telemetry::model::{Lag, ProxyView};
 
     fn node(name: &str, role: Role, state: NodeState, streaming: Option<bool>) -> NodeTelemetry {
         NodeTelemetry {
@@ -144,6 +165,7 @@ mod tests {
             slot: None,
             sync_state: None,
             flags: vec![],
+            fence: None,
             poll_ms: None,
             error: None,
         }
@@ -174,7 +196,7 @@ mod tests {
             taken_at_ms: 0,
             seq: 0,
             nodes,
-            haproxy,
+            haproxy: ProxyView::up(haproxy),
             events: vec![],
         }
     }
@@ -248,5 +270,47 @@ mod tests {
             "{e:?}"
         );
         assert!(between(&promoted, &promoted, 3).is_empty());
+    }
+
+    #[test]
+    fn haproxy_going_down_and_coming_back_are_events() {
+        let nodes = || vec![node("pg1", Role::Primary, NodeState::Running, None)];
+        let up = snap(nodes(), vec![stat("write", "pg1", "UP")]);
+        let mut down = snap(nodes(), vec![]);
+        down.haproxy = ProxyView::down("HAProxy is not running: run up".into());
+        let mut unknown = snap(nodes(), vec![]);
+        unknown.haproxy = ProxyView::default();
+        let kinds = |evs: Vec<Event>| {
+            evs.into_iter()
+                .map(|e| (e.kind, e.node, e.detail))
+                .collect::<Vec<_>>()
+        };
+        // Its servers vanish with it: one event says why, not one per server.
+        assert_eq!(
+            kinds(between(&up, &down, 1)),
+            [(
+                EventKind::ProxyDown,
+                "haproxy".into(),
+                "HAProxy is not running: run up".into()
+            )]
+        );
+        assert_eq!(
+            kinds(between(&down, &up, 2)),
+            [(
+                EventKind::ProxyUp,
+                "haproxy".into(),
+                "its runtime API answers again".into()
+            )]
+        );
+        assert!(between(&down, &down, 3).is_empty(), "no change, no event");
+        assert_eq!(
+            kinds(between(&unknown, &down, 4)).first().map(|e| e.0),
+            Some(EventKind::ProxyDown),
+            "down is news when it is the first answer"
+        );
+        assert!(
+            between(&unknown, &up, 5).is_empty(),
+            "up at start is not news"
+        );
     }
 }

@@ -5,6 +5,7 @@
 pub mod assemble;
 pub mod events;
 pub mod model;
+pub mod proxy;
 pub mod sample;
 pub mod served_by;
 
@@ -17,9 +18,10 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use self::assemble::NodeInput;
-use self::model::{Event, Snapshot};
+use self::model::{Event, ProxyView, Snapshot};
 use self::sample::{NodePoller, NodeSample};
-use crate::cluster::haproxy::{ServerStat, parse_stat_csv};
+use crate::cluster::fencing::FenceKind;
+use crate::cluster::state::ClusterRecord;
 use crate::cluster::status::EndpointsView;
 use crate::cluster::status::ProcState;
 use crate::cluster::topology::{NodeSpec, Topology};
@@ -147,15 +149,12 @@ async fn assemble_loop(
             .collect();
         let proxy = proxy_rx.borrow().clone();
         seq += 1;
-        let mut snap = build(
-            rt.as_ref(),
-            &topo,
-            &samples,
-            proxy.unwrap_or_default(),
-            Instant::now(),
-            config,
-            seq,
-        );
+        let seen = Observed {
+            samples: &samples,
+            haproxy: proxy.unwrap_or_default(),
+            fences: fences(rt.as_ref()),
+        };
+        let mut snap = build(rt.as_ref(), &topo, seen, Instant::now(), config, seq);
         // Before every node answered once, differences are start-up noise, not events.
         if let Some(p) = prev.as_ref().filter(|p| p.complete()) {
             events.extend(events::between(p, &snap, snap.taken_at_ms));
@@ -179,22 +178,32 @@ fn now_ms() -> u64 {
 }
 
 fn empty_snapshot(rt: &dyn ClusterRuntime, topo: &Topology) -> Snapshot {
+    let seen = Observed {
+        samples: &HashMap::new(),
+        haproxy: ProxyView::default(),
+        fences: fences(rt),
+    };
     build(
         rt,
         topo,
-        &HashMap::new(),
-        Vec::new(),
+        seen,
         Instant::now(),
         TelemetryConfig::default(),
         0,
     )
 }
 
+/// What the pollers and the cluster record said, to be put together into a snapshot.
+struct Observed<'a> {
+    samples: &'a HashMap<String, Option<NodeSample>>,
+    haproxy: ProxyView,
+    fences: HashMap<String, FenceKind>,
+}
+
 fn build(
     rt: &dyn ClusterRuntime,
     topo: &Topology,
-    samples: &HashMap<String, Option<NodeSample>>,
-    haproxy: Vec<ServerStat>,
+    seen: Observed<'_>,
     now: Instant,
     config: TelemetryConfig,
     seq: u64,
@@ -203,12 +212,13 @@ fn build(
         .nodes
         .iter()
         .map(|spec| {
-            let sample = samples.get(&spec.name).and_then(Option::as_ref);
+            let sample = seen.samples.get(&spec.name).and_then(Option::as_ref);
             NodeInput {
                 spec,
                 connect: rt.client_addr(spec).to_string(),
                 known_address: sample.and_then(|s| s.ip.clone()),
                 sample,
+                fence: seen.fences.get(&spec.name).copied(),
             }
         })
         .collect();
@@ -223,7 +233,7 @@ fn build(
         taken_at_ms: now_ms(),
         seq,
         nodes: assemble::nodes(&inputs, now, config.stale_after),
-        haproxy,
+        haproxy: seen.haproxy,
         events: Vec::new(),
     }
 }
@@ -283,20 +293,31 @@ async fn node_loop(
 async fn proxy_loop(
     rt: Arc<dyn ClusterRuntime>,
     config: TelemetryConfig,
-    out: watch::Sender<Option<Vec<ServerStat>>>,
+    out: watch::Sender<Option<ProxyView>>,
 ) {
     let mut tick = tokio::time::interval(config.interval);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let stats = tokio::time::timeout(config.node_timeout, rt.proxy_api("show stat"))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .map(|csv| parse_stat_csv(&csv));
-        if out.send(stats).is_err() {
+        let view = proxy::poll(rt.as_ref(), config.node_timeout).await;
+        if out.send(Some(view)).is_err() {
             return;
         }
+    }
+}
+
+/// The nodes the cluster record keeps out. A record that is missing or cannot be read
+/// fences nothing: telemetry reports what it sees and leaves the record's faults to the
+/// commands that change it.
+fn fences(rt: &dyn ClusterRuntime) -> HashMap<String, FenceKind> {
+    match ClusterRecord::load(rt.cluster_dir()) {
+        Ok(Some(record)) => record
+            .authority
+            .fenced
+            .into_iter()
+            .map(|f| (f.node, f.kind))
+            .collect(),
+        _ => HashMap::new(),
     }
 }
 
@@ -314,15 +335,13 @@ pub async fn snapshot_once(rt: &dyn ClusterRuntime, topo: &Topology) -> Snapshot
             Some(poll_node(rt, spec, &mut poller, config.node_timeout).await),
         )
     });
-    let proxy = async {
-        tokio::time::timeout(config.node_timeout, rt.proxy_api("show stat"))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .map(|csv| parse_stat_csv(&csv))
-            .unwrap_or_default()
-    };
+    let proxy = proxy::poll(rt, config.node_timeout);
     let (samples, haproxy) = tokio::join!(futures::future::join_all(polls), proxy);
     let samples: HashMap<String, Option<NodeSample>> = samples.into_iter().collect();
-    build(rt, topo, &samples, haproxy, Instant::now(), config, 1)
+    let seen = Observed {
+        samples: &samples,
+        haproxy,
+        fences: fences(rt),
+    };
+    build(rt, topo, seen, Instant::now(), config, 1)
 }

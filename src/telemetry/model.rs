@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::cluster::fencing::FenceKind;
 use crate::cluster::haproxy::ServerStat;
 use crate::cluster::state::RuntimeKind;
 use crate::cluster::status::{EndpointsView, NodeState, Role};
@@ -16,7 +17,7 @@ pub struct Snapshot {
     /// Counts snapshots of one telemetry service; consumers can tell a new one from an old.
     pub seq: u64,
     pub nodes: Vec<NodeTelemetry>,
-    pub haproxy: Vec<ServerStat>,
+    pub haproxy: ProxyView,
     /// The newest events, oldest first.
     pub events: Vec<Event>,
 }
@@ -26,9 +27,9 @@ impl Snapshot {
         self.nodes.iter().find(|n| n.name == name)
     }
 
-    /// Every node has been polled at least once.
+    /// Every node and HAProxy have been asked at least once.
     pub fn complete(&self) -> bool {
-        self.nodes.iter().all(|n| n.poll_ms.is_some())
+        self.nodes.iter().all(|n| n.poll_ms.is_some()) && self.haproxy.state != ProxyState::Unknown
     }
 
     pub fn primary(&self) -> Option<&NodeTelemetry> {
@@ -60,6 +61,8 @@ pub struct NodeTelemetry {
     pub sync_state: Option<String>,
     /// What the numbers alone would hide.
     pub flags: Vec<LagFlag>,
+    /// Why the cluster record keeps this node out, if it does.
+    pub fence: Option<FenceKind>,
     /// How long the last poll of this node took.
     pub poll_ms: Option<f64>,
     /// Why the node could not be asked, when it could not.
@@ -83,6 +86,56 @@ pub struct Lag {
     pub replay_paused: bool,
     /// Whether the primary lists a streaming walsender for this standby.
     pub streaming: bool,
+}
+
+/// HAProxy as its runtime API shows it: every server's state, or why it cannot be asked.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ProxyView {
+    pub state: ProxyState,
+    /// Empty while HAProxy is down: no table of stale states.
+    pub servers: Vec<ServerStat>,
+    /// What is wrong and how to repair it, while HAProxy is down.
+    pub error: Option<String>,
+}
+
+impl ProxyView {
+    pub fn up(servers: Vec<ServerStat>) -> ProxyView {
+        ProxyView {
+            state: ProxyState::Up,
+            servers,
+            error: None,
+        }
+    }
+
+    pub fn down(error: String) -> ProxyView {
+        ProxyView {
+            state: ProxyState::Down,
+            servers: Vec::new(),
+            error: Some(error),
+        }
+    }
+
+    pub fn is_down(&self) -> bool {
+        self.state == ProxyState::Down
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxyState {
+    /// Not asked yet: only before the first answer.
+    #[default]
+    Unknown,
+    Up,
+    Down,
+}
+
+/// How a fence reads among a node's flags.
+pub fn fence_flag(kind: FenceKind) -> &'static str {
+    match kind {
+        FenceKind::Diverged => "diverged",
+        FenceKind::FormerPrimary => "fenced: former primary",
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -126,6 +179,10 @@ pub enum EventKind {
     NodeDown,
     RoleChanged,
     ProxyTransition,
+    /// HAProxy stopped answering: neither endpoint is served.
+    ProxyDown,
+    /// HAProxy answers again.
+    ProxyUp,
     StreamingStarted,
     StreamingStopped,
     /// Two or more nodes accept writes at once.

@@ -17,8 +17,10 @@ use crate::lesson::act;
 use crate::lesson::course::in_start_shape;
 use crate::lesson::model::Action;
 use crate::lesson::probe::{PgQuery, RETRY_EVERY, judge_sql};
-use crate::lesson::progress::ProgressStore;
+use crate::lesson::progress::{Damaged, ProgressStore};
+use crate::lesson::settle::run_actions;
 use crate::lifecycle::Progress;
+use crate::lifecycle::supervise::{SuperviseConfig, Supervisor, supervise};
 use crate::lifecycle::{Cluster, bring_up, remove};
 use crate::runtime::docker::engine::PullProgress;
 use crate::settings::Settings;
@@ -32,6 +34,8 @@ struct Services {
     cluster: Cluster,
     sql: SqlSession,
     telemetry: Arc<Telemetry>,
+    /// Restarts a dead HAProxy and settles split brains while the app holds the cluster.
+    _supervisor: Supervisor,
 }
 
 /// A cluster that came up (or did not), for the event loop to hand to [`Runner::attach`].
@@ -60,9 +64,10 @@ impl Runner {
         ready: mpsc::Sender<Attach>,
         settings: Settings,
         history: PathBuf,
-        progress: Option<ProgressStore>,
+        progress: Option<(ProgressStore, Option<Damaged>)>,
     ) -> Runner {
-        let progress = progress.map(|store| ProgressSaver::spawn(store, tx.clone()));
+        let progress =
+            progress.map(|(store, damaged)| ProgressSaver::spawn(store, damaged, tx.clone()));
         Runner {
             tx,
             ready,
@@ -197,10 +202,27 @@ impl Runner {
                 panic!("injected panic in a background task (REPLICA_LAB_PANIC_HOOK)");
             });
         }
+        let (duty_tx, mut duties) = mpsc::channel(16);
+        let supervisor = supervise(
+            cluster.rt.clone(),
+            cluster.root.clone(),
+            cluster.name().to_string(),
+            SuperviseConfig::default(),
+            duty_tx,
+        );
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            while let Some(done) = duties.recv().await {
+                if tx.send(Msg::Supervised(done.describe())).await.is_err() {
+                    return;
+                }
+            }
+        });
         self.services = Some(Services {
             cluster,
             sql,
             telemetry,
+            _supervisor: supervisor,
         });
     }
 
@@ -401,24 +423,21 @@ impl Runner {
                     .await;
                 return;
             }
-            let mut notes = Vec::new();
-            let mut result = Ok(());
-            for action in &actions {
-                match act::run(&cluster, action).await {
-                    Ok(text) if !text.is_empty() => notes.push(text),
-                    Ok(_) => {}
-                    Err(e) => {
-                        result = Err(format!("{} failed: {e}", action.label()));
-                        break;
-                    }
+            let reshaped = || {
+                if let Ok(record) = cluster.current_record() {
+                    telemetry.set_topology(record.topology());
                 }
-                if matches!(action, Action::Scale { .. }) {
-                    if let Ok(record) = cluster.current_record() {
-                        telemetry.set_topology(record.topology());
-                    }
-                }
-            }
-            let result = result.map(|()| notes.join("; "));
+            };
+            // Settled: the step is judged only once every replica has the setup.
+            let result = match run_actions(&cluster, &actions, true, &reshaped).await {
+                Ok(ran) => Ok(ran
+                    .notes
+                    .into_iter()
+                    .chain(ran.unsettled)
+                    .collect::<Vec<_>>()
+                    .join("; ")),
+                Err(f) => Err(format!("{} failed: {}", f.label, f.error)),
+            };
             let _ = tx.send(Msg::Prepared { round, result }).await;
         });
     }

@@ -58,6 +58,8 @@ pub enum Msg {
         result: Result<String, String>,
     },
     ServedBy(Result<BTreeMap<String, usize>, String>),
+    /// The app looked after the cluster on its own (see `lifecycle::supervise`).
+    Supervised(String),
     /// The tutorial's setup (or solution) actions of generation `round` are done.
     Prepared {
         round: u64,
@@ -70,8 +72,14 @@ pub enum Msg {
         verdicts: Vec<(usize, Verdict)>,
         last: bool,
     },
-    /// Saving progress failed.
+    /// Saving progress failed; it is still in the state and goes with the next save.
     ProgressNotSaved(String),
+    /// Progress was saved to `path` after a save that failed, or with what did not load of
+    /// the file kept in `kept` first.
+    ProgressSaved {
+        path: PathBuf,
+        kept: Option<PathBuf>,
+    },
     /// What this machine's class folder (`dir`) says about a class the learner joined.
     Membership {
         dir: PathBuf,

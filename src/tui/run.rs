@@ -17,8 +17,8 @@ use super::update::update;
 use crate::error::Error;
 use crate::lesson::catalog::{catalog, progress_store};
 use crate::lesson::clock::Now;
-use crate::lesson::course::Course;
-use crate::lesson::progress::{LearnerProgress, ProgressStore};
+use crate::lesson::course::{Course, FileNote};
+use crate::lesson::progress::{Damaged, LearnerProgress, ProgressStore};
 use crate::settings::Settings;
 use crate::sql::history::History;
 
@@ -67,9 +67,9 @@ fn lesson() -> LessonPane {
     }
 }
 
-/// The lessons and the learner's progress; without lessons the app is a free console, and
-/// says why.
-fn course(settings: &Settings) -> (Course, Option<ProgressStore>) {
+/// The lessons and the learner's progress, with what did not load of the file; without
+/// lessons the app is a free console, and says why.
+fn course(settings: &Settings) -> (Course, Option<(ProgressStore, Option<Damaged>)>) {
     let lessons = match catalog(settings) {
         Ok(l) => l,
         Err(errors) => {
@@ -81,13 +81,15 @@ fn course(settings: &Settings) -> (Course, Option<ProgressStore>) {
     match store.load() {
         Ok(loaded) => {
             let mut course = Course::new(lessons, loaded.progress);
-            course.notice = loaded.note;
-            (course, Some(store))
+            course.progress_note = loaded.note.map(FileNote::trouble);
+            (course, Some((store, loaded.damaged)))
         }
         // Never overwrite progress this version cannot read: run without saving.
         Err(e) => {
             let mut course = Course::new(lessons, LearnerProgress::new(settings.learner_name()));
-            course.notice = Some(format!("{e}; progress will not be saved this time"));
+            course.progress_note = Some(FileNote::trouble(format!(
+                "{e}; progress will not be saved this time"
+            )));
             (course, None)
         }
     }
@@ -97,7 +99,7 @@ fn course(settings: &Settings) -> (Course, Option<ProgressStore>) {
 struct Start {
     state: State,
     keymap: Keymap,
-    store: Option<ProgressStore>,
+    store: Option<(ProgressStore, Option<Damaged>)>,
     history: PathBuf,
     /// The first messages, before anything else happens.
     first: Vec<Msg>,
@@ -136,7 +138,10 @@ pub async fn run(settings: Settings) -> Result<bool, Error> {
     init_logging();
     let start = start(&settings);
     terminal::install_panic_hook(Some(log_path()));
-    let mut screen = terminal::enter(Mouse::Captured);
+    let mut screen = terminal::enter(
+        Mouse::Captured,
+        "`replica-lab up`, `status` and `lessons list`",
+    )?;
     let result = event_loop(&mut screen, start, settings).await;
     terminal::restore();
     let (up, unsaved) = result?;

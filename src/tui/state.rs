@@ -157,6 +157,8 @@ pub struct Dashboard {
     pub served_by: Option<BTreeMap<String, usize>>,
     pub served_by_running: bool,
     pub action: Option<ActionStatus>,
+    /// The last thing the app did on its own (HAProxy restarted, a split brain settled).
+    pub duty: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

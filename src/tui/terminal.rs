@@ -13,13 +13,39 @@ pub enum Mouse {
     Ignored,
 }
 
-/// Raw mode and the alternate screen, with mouse events when asked for.
-pub fn enter(mouse: Mouse) -> ratatui::DefaultTerminal {
-    let terminal = ratatui::init();
+/// A screen needs a terminal on both stdin and stdout (not a pipe, a cron job, `ssh` without
+/// `-t`); `instead` names what prints without one.
+pub fn require(instead: &str) -> crate::error::Result<()> {
+    use std::io::IsTerminal as _;
+    let missing = if !std::io::stdin().is_terminal() {
+        "stdin"
+    } else if !stdout().is_terminal() {
+        "stdout"
+    } else {
+        return Ok(());
+    };
+    Err(refusal(&format!("{missing} is not one"), instead))
+}
+
+fn refusal(why: &str, instead: &str) -> crate::error::Error {
+    crate::error::Error::new(format!(
+        "this screen needs a terminal, and {why}: run it in one (with ssh, `ssh -t`), or use \
+         {instead}, which prints"
+    ))
+}
+
+/// Raw mode and the alternate screen, with mouse events when asked for; without a terminal
+/// (see [`require`]) it says so and leaves everything as it was.
+pub fn enter(mouse: Mouse, instead: &str) -> crate::error::Result<ratatui::DefaultTerminal> {
+    require(instead)?;
+    let terminal = ratatui::try_init().map_err(|e| {
+        ratatui::restore();
+        refusal(&format!("it could not be set up ({e})"), instead)
+    })?;
     if mouse == Mouse::Captured {
         let _ = crossterm::execute!(stdout(), EnableMouseCapture);
     }
-    terminal
+    Ok(terminal)
 }
 
 /// The terminal as it was. Turning mouse events off is harmless where they were never on,

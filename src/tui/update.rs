@@ -9,6 +9,7 @@ use super::update_class as class;
 use super::update_console::{editor_key, history_search_key, run, sql_event};
 use super::update_course as course;
 use crate::cluster::node_op::NodeOp;
+use crate::lesson::course::FileNote;
 use crate::sql::{SqlEvent, Target};
 
 /// Points per sparkline.
@@ -111,6 +112,10 @@ pub fn update(state: &mut State, keys: &Keymap, msg: Msg) -> Vec<Effect> {
             });
             Vec::new()
         }
+        Msg::Supervised(line) => {
+            state.dash.duty = Some(line);
+            Vec::new()
+        }
         Msg::Prepared { round, result } if round >= DRILL_ROUND => {
             class::on_drill_done(state, round, result)
         }
@@ -130,7 +135,22 @@ pub fn update(state: &mut State, keys: &Keymap, msg: Msg) -> Vec<Effect> {
             last,
         } => course::on_sql_verdicts(state, judging, verdicts, last),
         Msg::ProgressNotSaved(e) => {
-            state.course.notice = Some(e);
+            state.course.progress_note = Some(FileNote::trouble(format!(
+                "{e}. Your progress is kept while the app runs and saved again at your next \
+                 change"
+            )));
+            Vec::new()
+        }
+        Msg::ProgressSaved { path, kept } => {
+            let text = match kept {
+                Some(kept) => format!(
+                    "progress saved to {}; what could not be read of it is kept in {}",
+                    path.display(),
+                    kept.display()
+                ),
+                None => format!("progress saved again to {}", path.display()),
+            };
+            state.course.progress_note = Some(FileNote::news(text));
             Vec::new()
         }
         Msg::ServedBy(result) => {

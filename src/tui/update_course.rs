@@ -12,7 +12,7 @@ use super::update_class::{locked, report, report_checked, report_opened};
 use crate::classroom::queue::EventKind;
 use crate::lesson::course::{Busy, Course, REJUDGE_EVERY};
 use crate::lesson::evaluate::{Run, Verdict};
-use crate::lesson::model::Action;
+use crate::lesson::model::{Action, ConsoleMode};
 use crate::lesson::probe::patience;
 use crate::lesson::progress::StepOutcome;
 
@@ -68,6 +68,10 @@ pub fn open(state: &mut State, l: usize, s: usize, starting: bool, fresh: Fresh)
     let done = c.step_done().is_some();
     state.lesson.scroll = 0;
     state.console.target = step.target.clone();
+    if let Some(mode) = step.session.filter(|m| m.is_fresh() != state.console.fresh) {
+        state.console.fresh = mode.is_fresh();
+        state.console.output.info = Some(console_switched(mode).into());
+    }
     if let Some(sql) = &step.sql {
         state.console.editor = Editor::from_text(&state.course.fill(sql));
     }
@@ -108,6 +112,20 @@ pub fn open(state: &mut State, l: usize, s: usize, starting: bool, fresh: Fresh)
         });
     }
     effects
+}
+
+/// The one line a step's `session` leaves in the console when it changes the mode.
+fn console_switched(mode: ConsoleMode) -> &'static str {
+    match mode {
+        ConsoleMode::Sticky => {
+            "this step needs one sticky connection, so a transaction stays open between runs: \
+             the console keeps its connection now (F7 switches)"
+        }
+        ConsoleMode::Fresh => {
+            "this step needs a fresh connection for every run: the console opens a new one \
+             each time now (F7 switches)"
+        }
+    }
 }
 
 /// Judges what needs no I/O now and asks for the `sql` checks, retried for `wait`.
@@ -171,6 +189,10 @@ fn passed(state: &mut State) -> Vec<Effect> {
 
 /// A statement the learner ran has finished: it may satisfy a `ran` check, and it may have
 /// changed what `sql` checks see (given the time replication needs).
+///
+/// A statement left running when the learner moved on (a commit waiting for a standby, say)
+/// counts for the step open when it ends: ending it, by cancelling it or by letting it
+/// finish, is what that step asked for.
 pub fn on_run_finished(
     state: &mut State,
     text: String,
@@ -178,9 +200,10 @@ pub fn on_run_finished(
     sqlstate: Option<String>,
 ) -> Vec<Effect> {
     let c = &state.course;
-    if c.step().is_none() || !c.round.is_current(c.run_round) {
+    if c.step().is_none() {
         return Vec::new();
     }
+    let left_running = !c.round.is_current(c.run_round);
     state.course.attempt.runs.push(Run {
         text,
         target,
@@ -189,7 +212,12 @@ pub fn on_run_finished(
     if let Some(class) = &mut state.class {
         class.check_asked = true;
     }
-    let mut effects = solution_actions(state);
+    // A solution's actions follow the solution's own SQL, never an older statement.
+    let mut effects = if left_running {
+        Vec::new()
+    } else {
+        solution_actions(state)
+    };
     let wait = state
         .course
         .step()
@@ -520,12 +548,18 @@ pub fn confirm_key(state: &mut State, k: KeyEvent) -> Vec<Effect> {
     }
 }
 
-/// Digits in the lesson pane answer the quiz: 1 is the first choice.
+/// Digits in the lesson pane answer the quiz: 1 is the first choice. `s` shows the reference
+/// solution of a step already done (and hides it again); it changes nothing recorded.
 pub fn lesson_pane_key(state: &mut State, k: KeyEvent) -> Option<Vec<Effect>> {
     match k.code {
         KeyCode::Char(c @ '1'..='9') => {
             let choice = c as usize - '1' as usize;
             Some(answer(state, choice))
+        }
+        KeyCode::Char('s') if state.course.step_done().is_some() => {
+            let c = &mut state.course;
+            c.solution_shown = !c.solution_shown && c.step().is_some_and(|s| s.solution.is_some());
+            Some(Vec::new())
         }
         _ => None,
     }

@@ -10,7 +10,7 @@ use crate::cluster::status::{EndpointsView, NodeState, Role};
 use crate::sql::history::search;
 use crate::sql::meta;
 use crate::sql::{ResultSet, TxState};
-use crate::telemetry::model::{NodeTelemetry, Snapshot};
+use crate::telemetry::model::{NodeTelemetry, ProxyView, Snapshot};
 use crate::tui::state::{LessonPane, ThemeName};
 
 /// A running node that answered, as telemetry shows it (the tutorial's tests use it too).
@@ -31,6 +31,7 @@ pub(crate) fn node(name: &str, role: Role, address: &str) -> NodeTelemetry {
         slot: None,
         sync_state: None,
         flags: vec![],
+        fence: None,
         poll_ms: Some(1.0),
         error: None,
     }
@@ -61,7 +62,7 @@ fn running() -> State {
             node("pg1", Role::Primary, "127.0.0.11"),
             node("pg2", Role::Replica, "127.0.0.12"),
         ],
-        haproxy: vec![],
+        haproxy: ProxyView::up(vec![]),
         events: vec![],
     };
     let keys = Keymap::default();

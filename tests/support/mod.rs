@@ -3,8 +3,10 @@
 //! the test fails, and leftovers of a killed run are swept before starting.
 #![allow(dead_code)]
 
+pub mod intruder;
 pub mod need;
 pub mod pty;
+pub mod roles;
 pub mod screen;
 
 // Each test binary uses its own part.
@@ -272,7 +274,7 @@ pub fn node<'a>(status: &'a Value, name: &str) -> &'a Value {
 }
 
 pub fn haproxy_status<'a>(status: &'a Value, backend: &str, server: &str) -> &'a str {
-    status["haproxy"]
+    status["haproxy"]["servers"]
         .as_array()
         .and_then(|rows| {
             rows.iter()

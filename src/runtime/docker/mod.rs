@@ -1,15 +1,18 @@
 //! Nodes as containers through the Docker Engine API: one network, one volume per node, one
 //! container per server and one for HAProxy, all labelled with the cluster's name. Nodes find
-//! each other by network alias (`pg1`, `pg2`, …); HAProxy resolves them through Docker's DNS.
+//! each other by network alias (`pg1`, `pg2`, …); HAProxy reaches them at their fixed
+//! addresses (see `network`).
 
 pub mod engine;
+mod access;
+mod network;
 mod node;
 mod proxy;
 mod sweep;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,13 +27,13 @@ use bollard::query_parameters::{
     CreateContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
     ListVolumesOptionsBuilder, RemoveVolumeOptionsBuilder, StopContainerOptionsBuilder,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use self::access::ACCESS_SCRIPT;
 use self::engine::{
     LABEL_CLUSTER, LABEL_NODE, OneShot, api_error, ensure_image, exec, is_not_found, sh_quote,
 };
 use crate::cluster::admin::Admin;
-use crate::cluster::haproxy::{self, ProxyEnv};
+use crate::cluster::haproxy::{self, ProxyEnv, ProxyServer, node_target};
 use crate::cluster::pgconf::{self, NODE_CONF, NodeConf, STANDBY_SIGNAL};
 use crate::cluster::state::RuntimeKind;
 use crate::cluster::status::ProcState;
@@ -53,14 +56,14 @@ pub struct DockerRuntime {
     /// Where the endpoints are published on the host.
     endpoints: Endpoints,
     superuser_password: String,
-    /// HAProxy's published runtime-API port, looked up once per container.
-    api_port: Mutex<Option<u16>>,
+    /// The cluster network's subnet, once it exists.
+    subnet: Mutex<Option<network::Subnet>>,
     pull_reporter: Arc<engine::PullReporter>,
 }
 
 impl DockerRuntime {
     pub async fn connect(settings: &Settings, cluster_dir: PathBuf) -> Result<Self> {
-        Ok(DockerRuntime {
+        let rt = DockerRuntime {
             docker: engine::connect().await?,
             cluster: settings.name.clone(),
             dir: cluster_dir,
@@ -69,12 +72,14 @@ impl DockerRuntime {
             endpoints: Endpoints {
                 write: SocketAddr::new(settings.bind_host, settings.write_port),
                 read: SocketAddr::new(settings.bind_host, settings.read_port),
-                stats: SocketAddr::new(settings.bind_host, settings.stats_port),
+                stats: SocketAddr::new(settings.stats_host(), settings.stats_port),
             },
             superuser_password: settings.password.clone(),
-            api_port: Mutex::new(None),
+            subnet: Mutex::new(None),
             pull_reporter: Arc::new(|_: &engine::PullProgress| {}),
-        })
+        };
+        rt.remember_subnet(rt.lookup_subnet().await);
+        Ok(rt)
     }
 
     /// Where image pull progress goes (nowhere by default).
@@ -193,6 +198,10 @@ impl ClusterRuntime for DockerRuntime {
         RuntimeKind::Docker
     }
 
+    fn cluster_dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn client_addr(&self, node: &NodeSpec) -> SocketAddr {
         node.socket_addr()
     }
@@ -210,26 +219,25 @@ impl ClusterRuntime for DockerRuntime {
     async fn prepare(&self, _topo: &Topology) -> Result<()> {
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| Error::new(format!("cannot create {}: {e}", self.dir.display())))?;
+        // The cluster record in it holds the passwords.
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| Error::new(format!("cannot restrict {}: {e}", self.dir.display())))?;
+        }
         ensure_image(&self.docker, &self.pg_image, self.pull_reporter.as_ref()).await?;
         ensure_image(&self.docker, &self.proxy_image, self.pull_reporter.as_ref()).await?;
         let name = self.network();
         match self.network_is_ours().await {
-            Some(true) => Ok(()),
+            Some(true) => {
+                self.remember_subnet(self.lookup_subnet().await);
+                Ok(())
+            }
             Some(false) => Err(Error::new(format!(
                 "a Docker network named {name} exists and is not this cluster's: remove or rename it, \
                  or choose another cluster name with --name"
             ))),
-            None => self
-                .docker
-                .create_network(NetworkCreateRequest {
-                    name,
-                    driver: Some("bridge".into()),
-                    labels: Some(self.labels(None)),
-                    ..Default::default()
-                })
-                .await
-                .map(|_| ())
-                .map_err(|e| api_error("creating the cluster network", e)),
+            None => self.create_network().await,
         }
     }
 
@@ -242,26 +250,23 @@ initdb -D "$PGDATA" -U postgres --pwfile=/tmp/pw --auth-local=trust --auth-host=
   -E UTF8 --no-locale --no-sync --no-instructions
 rm -f /tmp/pw
 printf '%s' "$SHARED_CONF" >> "$PGDATA/postgresql.conf"
-printf '%s' "$HBA_CONF" > "$PGDATA/pg_hba.conf"
 printf '%s' "$NODE_CONF_TEXT" > "$PGDATA/$NODE_CONF_FILE"
 "#;
-        let env = [
+        let script = format!("{script}{ACCESS_SCRIPT}");
+        let mut env = vec![
             (
                 "SUPERUSER_PASSWORD".to_string(),
                 self.superuser_password.clone(),
             ),
             ("SHARED_CONF".into(), pgconf::shared_conf()),
             (
-                "HBA_CONF".into(),
-                pgconf::hba_conf(&topo.credentials, "all"),
-            ),
-            (
                 "NODE_CONF_TEXT".into(),
                 self.node_conf(node).render(&topo.credentials),
             ),
             ("NODE_CONF_FILE".into(), NODE_CONF.into()),
         ];
-        self.in_node(node, "initdb", script, &env).await?;
+        env.extend(self.access_env(topo)?);
+        self.in_node(node, "initdb", &script, &env).await?;
         self.create_node_container(node).await
     }
 
@@ -306,18 +311,38 @@ pg_basebackup -D "$PGDATA" -h {} -p {port} -U {} -w -X stream -c fast --no-sync 
     async fn rewind(&self, node: &NodeSpec, primary: &NodeSpec, topo: &Topology) -> Result<()> {
         let (host, port) = self.peer_addr(primary);
         let creds = &topo.credentials;
+        // The password goes through the environment: a container's command lines show in
+        // the host's /proc to everyone.
         let source = format!(
-            "host={host} port={port} user={} password={} dbname=postgres",
+            "host={host} port={port} user={} dbname=postgres",
             pgconf::conninfo_quote(&creds.user),
-            pgconf::conninfo_quote(&creds.password)
         );
         // The stopped server was PID 1 in its container, and PID 1 is alive in this one:
         // its lock file would make pg_rewind's crash recovery think it still runs.
         let script = r#"rm -f "$PGDATA/postmaster.pid"
 exec pg_rewind -D "$PGDATA" --source-server="$SOURCE" --no-sync"#;
-        self.in_node(node, "pg_rewind", script, &[("SOURCE".into(), source)])
+        let env = [
+            ("SOURCE".to_string(), source),
+            ("PGPASSWORD".into(), creds.password.clone()),
+        ];
+        self.in_node(node, "pg_rewind", script, &env)
             .await
             .map(|_| ())
+    }
+
+    async fn refresh_access(&self, node: &NodeSpec, topo: &Topology) -> Result<()> {
+        if self.node_state(node).await?.is_none() {
+            return Ok(());
+        }
+        let script = format!("set -e\n[ -s \"$PGDATA/PG_VERSION\" ] || exit 0\n{ACCESS_SCRIPT}");
+        self.in_node(
+            node,
+            "writing the login rules",
+            &script,
+            &self.access_env(topo)?,
+        )
+        .await?;
+        self.reload_node(node).await
     }
 
     async fn configure_node(&self, node: &NodeSpec, conf: &str, standby: bool) -> Result<()> {
@@ -474,12 +499,30 @@ if [ "$STANDBY" = 1 ]; then : > "$PGDATA/$SIGNAL"; else rm -f "$PGDATA/$SIGNAL";
         (node.name.clone(), PG_PORT)
     }
 
+    fn proxy_servers(&self, topo: &Topology) -> Vec<ProxyServer> {
+        topo.nodes
+            .iter()
+            .map(|n| ProxyServer {
+                name: n.name.clone(),
+                target: match self.subnet() {
+                    Some(s) => format!("{}:{PG_PORT}", s.node(n.index)),
+                    // A network made before fixed addresses: by name, through Docker's DNS.
+                    None => node_target(self.peer_addr(n)),
+                },
+            })
+            .collect()
+    }
+
     fn proxy_config(&self, topo: &Topology) -> String {
         self.render_proxy_config(topo)
     }
 
     async fn apply_proxy(&self, config: &str) -> Result<()> {
         self.install_proxy_config(config).await
+    }
+
+    async fn restart_proxy(&self, config: &str) -> Result<()> {
+        self.recreate_proxy(config).await
     }
 
     async fn proxy_api(&self, command: &str) -> Result<String> {
@@ -509,10 +552,7 @@ if [ "$STANDBY" = 1 ]; then : > "$PGDATA/$SIGNAL"; else rm -f "$PGDATA/$SIGNAL";
                     &net,
                     NetworkConnectRequest {
                         container,
-                        endpoint_config: Some(EndpointSettings {
-                            aliases: Some(vec![node.name.clone()]),
-                            ..Default::default()
-                        }),
+                        endpoint_config: Some(self.endpoint(&node.name, self.node_address(node))),
                     },
                 )
                 .await

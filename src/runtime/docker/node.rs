@@ -30,7 +30,7 @@ impl DockerRuntime {
                 network_mode: Some(self.network()),
                 ..Default::default()
             }),
-            networking_config: Some(self.aliases(&node.name)),
+            networking_config: Some(self.on_network(&node.name, self.node_address(node))),
             ..Default::default()
         };
         self.docker
@@ -43,14 +43,11 @@ impl DockerRuntime {
             .map_err(|e| api_error(&format!("creating container {name}"), e))
     }
 
-    pub(super) fn aliases(&self, alias: &str) -> NetworkingConfig {
+    pub(super) fn on_network(&self, alias: &str, address: Option<Ipv4Addr>) -> NetworkingConfig {
         NetworkingConfig {
             endpoints_config: Some(HashMap::from([(
                 self.network(),
-                EndpointSettings {
-                    aliases: Some(vec![alias.to_string()]),
-                    ..Default::default()
-                },
+                self.endpoint(alias, address),
             )])),
         }
     }

@@ -82,17 +82,42 @@ impl LocalRuntime {
         }
     }
 
-    /// Creates a folder owned by the service user.
+    /// Creates a folder owned by the service user that no one else may enter (also when it
+    /// existed, made by an older version with wider modes).
     pub(super) fn make_owned_dir(&self, dir: &Path) -> Result<()> {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))?;
+        restrict(dir, 0o700)?;
         self.chown(dir)
     }
 
+    /// Writes a file owned by the service user that only that user may read: the cluster's
+    /// files hold passwords (`primary_conninfo`) or say how to reach the servers.
     pub(super) fn write_owned(&self, path: &Path, contents: &str) -> Result<()> {
-        std::fs::write(path, contents)
-            .map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let write = || -> std::io::Result<()> {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(path)?;
+            file.write_all(contents.as_bytes())
+        };
+        write().map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
+        restrict(path, 0o600)?;
         self.chown(path)
+    }
+
+    /// The OS accounts that may log in as `postgres` over a node's socket: the one the app
+    /// runs as, and the servers' (the same account when the app does not run as root).
+    pub(super) fn socket_accounts(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.user.iter().map(|u| u.name.clone()).collect();
+        if let Ok(Some(me)) = User::from_uid(Uid::effective()) {
+            names.push(me.name);
+        }
+        names
     }
 
     pub(super) fn chown(&self, path: &Path) -> Result<()> {
@@ -105,6 +130,13 @@ impl LocalRuntime {
     }
 }
 
+/// Sets `path`'s mode, which a file or folder made by an older version may have wider.
+pub(super) fn restrict(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| Error::new(format!("cannot restrict {}: {e}", path.display())))
+}
+
 fn last_lines(out: &Output) -> String {
     let text = format!(
         "{}{}",
@@ -114,8 +146,26 @@ fn last_lines(out: &Output) -> String {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let tail = lines[lines.len().saturating_sub(3)..].join(" | ");
     if tail.is_empty() {
-        format!("exit status {}", out.status)
+        // The status says itself: "exit status: 1", "signal: 9 (SIGKILL)".
+        format!("no output, {}", out.status)
     } else {
         tail
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn a_failure_is_its_last_lines_or_its_status_said_once() {
+        let out = |code: i32, stderr: &str| Output {
+            status: std::process::ExitStatus::from_raw(code),
+            stdout: Vec::new(),
+            stderr: stderr.as_bytes().to_vec(),
+        };
+        assert_eq!(last_lines(&out(256, "")), "no output, exit status: 1");
+        assert_eq!(last_lines(&out(256, "a\n\nb\nc\nd\n")), "b | c | d");
     }
 }

@@ -19,8 +19,9 @@ use super::process::{
     pid_state, postmaster_pid, processes_under, recorded_postmaster_pid, signal_tree, wait_gone,
 };
 use crate::cluster::admin::Admin;
-use crate::cluster::haproxy::{self, ProxyEnv};
-use crate::cluster::pgconf::{self, NODE_CONF, NodeConf, STANDBY_SIGNAL};
+use crate::cluster::certs;
+use crate::cluster::haproxy::{self, ProxyEnv, state_file};
+use crate::cluster::pgconf::{self, HbaRules, NODE_CONF, NodeConf, STANDBY_SIGNAL, SocketLogin};
 use crate::cluster::state::RuntimeKind;
 use crate::cluster::status::ProcState;
 use crate::cluster::topology::{NodeSpec, Topology};
@@ -83,6 +84,44 @@ impl LocalRuntime {
         pids
     }
 
+    /// `pg_hba.conf` and `pg_ident.conf` in `data`: over the socket, `postgres` for the app's
+    /// and the servers' OS accounts only (peer); a password for everyone else, the check
+    /// login from HAProxy's pinned address apart.
+    fn write_access(&self, data: &Path, topo: &Topology) -> Result<()> {
+        let rules = HbaRules {
+            socket: SocketLogin::Peer,
+            clients: "127.0.0.0/8".into(),
+            check_from: format!("{}/32", topo.proxy_source),
+            endpoint_logins: topo.exposure.endpoint_logins.clone(),
+        };
+        // Only a HAProxy with an address of its own can be told apart from the app.
+        let shared = topo.proxy_source == std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+        if !rules.endpoint_logins.is_empty() && shared {
+            return Err(Error::new(
+                "endpoint_logins needs loopback aliases (127.0.0.x), which this machine lacks: \
+                 HAProxy and the app would share 127.0.0.1, and the rule meant for HAProxy \
+                 would refuse the app; use the Docker runtime instead",
+            ));
+        }
+        // The certificate goes in before the setting that makes the server read it.
+        let tls = certs::for_topology(&self.dir, topo)?;
+        if let Some(tls) = &tls {
+            self.write_owned(&data.join(pgconf::SERVER_KEY), &tls.key_pem)?;
+            self.write_owned(&data.join(pgconf::SERVER_CERT), &tls.cert_pem)?;
+        }
+        self.write_owned(
+            &data.join(pgconf::TLS_CONF),
+            &pgconf::tls_conf(tls.is_some()),
+        )?;
+        self.write_owned(
+            &data.join("pg_hba.conf"),
+            &pgconf::hba_conf(&topo.credentials, &rules),
+        )?;
+        let accounts = self.socket_accounts();
+        let accounts: Vec<&str> = accounts.iter().map(String::as_str).collect();
+        self.write_owned(&data.join("pg_ident.conf"), &pgconf::ident_conf(&accounts))
+    }
+
     async fn check_proxy_config(&self, cfg_path: &Path) -> Result<()> {
         self.run(
             "checking the HAProxy configuration",
@@ -101,6 +140,10 @@ impl LocalRuntime {
 impl ClusterRuntime for LocalRuntime {
     fn kind(&self) -> RuntimeKind {
         RuntimeKind::Local
+    }
+
+    fn cluster_dir(&self) -> &Path {
+        &self.dir
     }
 
     fn client_addr(&self, node: &NodeSpec) -> SocketAddr {
@@ -132,7 +175,8 @@ impl ClusterRuntime for LocalRuntime {
                 .args([
                     "-U",
                     "postgres",
-                    "--auth-local=trust",
+                    // Both replaced by `write_access` before the server first starts.
+                    "--auth-local=peer",
                     "--auth-host=scram-sha-256",
                 ])
                 .args([
@@ -149,10 +193,7 @@ impl ClusterRuntime for LocalRuntime {
             .map_err(|e| Error::new(format!("cannot read {}: {e}", conf_path.display())))?;
         conf.push_str(&pgconf::shared_conf());
         self.write_owned(&conf_path, &conf)?;
-        self.write_owned(
-            &data.join("pg_hba.conf"),
-            &pgconf::hba_conf(&topo.credentials, "127.0.0.0/8"),
-        )?;
+        self.write_access(&data, topo)?;
         let node_conf = self.node_conf(node).render(&topo.credentials);
         self.configure_node(node, &node_conf, false).await
     }
@@ -204,12 +245,13 @@ impl ClusterRuntime for LocalRuntime {
 
     async fn rewind(&self, node: &NodeSpec, primary: &NodeSpec, topo: &Topology) -> Result<()> {
         let creds = &topo.credentials;
+        // The password goes through the environment, which only the process's own account
+        // can read; a command line is anyone's to see in /proc.
         let source = format!(
-            "host={} port={} user={} password={} dbname=postgres",
+            "host={} port={} user={} dbname=postgres",
             primary.host,
             primary.port,
             pgconf::conninfo_quote(&creds.user),
-            pgconf::conninfo_quote(&creds.password)
         );
         self.run(
             &format!("pg_rewind of {} from {}", node.name, primary.name),
@@ -217,10 +259,33 @@ impl ClusterRuntime for LocalRuntime {
                 .arg("-D")
                 .arg(self.data_dir(node))
                 .arg(format!("--source-server={source}"))
-                .arg("--no-sync"),
+                .arg("--no-sync")
+                .env("PGPASSWORD", &creds.password),
         )
         .await
         .map(|_| ())
+    }
+
+    async fn refresh_access(&self, node: &NodeSpec, topo: &Topology) -> Result<()> {
+        let data = self.data_dir(node);
+        if !data.join("PG_VERSION").exists() {
+            return Ok(());
+        }
+        for dir in [self.dir.clone(), self.proxy_dir(), self.node_dir(node)] {
+            self.make_owned_dir(&dir)?;
+        }
+        // Older versions made the socket folder open to all and trusted every local login.
+        self.make_owned_dir(&self.socket_dir(node))?;
+        self.write_access(&data, topo)?;
+        for file in [
+            data.join(NODE_CONF),
+            self.node_dir(node).join("postgres.log"),
+        ] {
+            if file.exists() {
+                as_user::restrict(&file, 0o600)?;
+            }
+        }
+        self.reload_node(node).await
     }
 
     async fn configure_node(&self, node: &NodeSpec, conf: &str, standby: bool) -> Result<()> {
@@ -367,6 +432,8 @@ impl ClusterRuntime for LocalRuntime {
                 .to_string_lossy()
                 .into_owned(),
             dns: None,
+            source: Some(topo.proxy_source.to_string()),
+            stats_login: haproxy::stats_login(topo.endpoints.stats, &topo.credentials),
         };
         haproxy::render(
             &topo.endpoints,
@@ -390,17 +457,20 @@ impl ClusterRuntime for LocalRuntime {
             .arg("-p")
             .arg(self.proxy_file("haproxy.pid"));
         let running = self.haproxy_pid();
+        // Neither a fresh process nor a reload may assume a server UP before its check has
+        // seen its role: see `state_file`.
+        let state = match running {
+            Some(_) => {
+                state_file::merged_state(&self.proxy_api("show servers state").await?, config)
+            }
+            None => state_file::initial_state(config),
+        };
+        self.write_owned(&self.proxy_file("server-state"), &state)?;
         if let Some(old) = running {
-            // Keep health states across the reload: a fresh process would assume every server
-            // UP until its first checks, sending writes to a standby for a moment.
-            let state = self.proxy_api("show servers state").await?;
-            self.write_owned(&self.proxy_file("server-state"), &state)?;
             cmd.arg("-x")
                 .arg(self.proxy_file("haproxy.sock"))
                 .arg("-sf")
                 .arg(old.to_string());
-        } else {
-            let _ = std::fs::remove_file(self.proxy_file("server-state"));
         }
         let what = if running.is_some() {
             "reloading HAProxy"
@@ -408,6 +478,19 @@ impl ClusterRuntime for LocalRuntime {
             "starting HAProxy"
         };
         self.run(what, &mut cmd).await.map(|_| ())
+    }
+
+    async fn restart_proxy(&self, config: &str) -> Result<()> {
+        // SIGKILL, because a stopped (SIGSTOP) process holds SIGTERM until it is continued.
+        for pid in self.haproxy_pids() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+            if !wait_gone(pid, Duration::from_secs(5)).await {
+                return Err(Error::new(format!(
+                    "HAProxy (pid {pid}) did not end within 5 s of SIGKILL"
+                )));
+            }
+        }
+        self.apply_proxy(config).await
     }
 
     async fn proxy_api(&self, command: &str) -> Result<String> {

@@ -35,6 +35,12 @@ pub use super::tx::{TxEffect, tx_after, tx_effect, tx_step, tx_step_error};
 use super::{Endpoint, Notice, SqlError, SqlEvent, TxState};
 use crate::settings::Credentials;
 
+/// Said when a fresh run leaves a transaction open: its connection, and the transaction with
+/// it, ends with the run, so nothing the text did after `BEGIN` is kept.
+pub const FRESH_TX_ENDS: &str = "the transaction this run opened was rolled back when its \
+    connection closed: in fresh mode every run gets a connection of its own; switch the \
+    console to one sticky connection to keep a transaction open across runs";
+
 /// What the server shows as the console's `application_name` (`pg_stat_activity`).
 pub const APPLICATION_NAME: &str = "replica-lab-console";
 
@@ -282,6 +288,16 @@ impl Actor {
             .statements(id, &conn, &run.text, &statements, tx_before)
             .await?;
         let served_by = conn.served_by.clone();
+        if run.fresh && !outcome.broken && outcome.tx != TxState::Idle {
+            self.send(SqlEvent::Notice {
+                id,
+                notice: Notice {
+                    severity: "WARNING".into(),
+                    message: FRESH_TX_ENDS.into(),
+                },
+            })
+            .await?;
+        }
         let tx = if run.fresh {
             // The connection closes when `conn` drops at the end of this run, and with it any
             // transaction the text left open: a fresh run always ends Idle.

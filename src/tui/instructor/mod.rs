@@ -93,7 +93,11 @@ enum LiveMsg {
     Terminate,
 }
 
+/// What prints the class without a terminal.
+const PRINTS_INSTEAD: &str = "`replica-lab classroom roster`";
+
 pub async fn view(settings: &Settings, db: Option<&str>) -> Result<()> {
+    terminal::require(PRINTS_INSTEAD)?;
     let lessons = lessons(settings)?;
     // Reach the hub before taking the terminal: a wrong URL is then a plain message.
     let (hub, class) = open(settings, db).await?;
@@ -101,7 +105,7 @@ pub async fn view(settings: &Settings, db: Option<&str>) -> Result<()> {
     let mut view = View::new(class.session_id, &class.title, &mask(&class.url), lessons);
     view.theme = theme::choose(&settings.theme);
     terminal::install_panic_hook(None);
-    let mut screen = terminal::enter(Mouse::Ignored);
+    let mut screen = terminal::enter(Mouse::Ignored, PRINTS_INSTEAD)?;
     let result = live(&mut screen, view, hub, class).await;
     terminal::restore();
     result

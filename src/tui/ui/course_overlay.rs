@@ -85,6 +85,18 @@ pub fn lessons(frame: &mut Frame, area: Rect, state: &State, selected: usize, t:
     {
         lines.push(Line::styled(format!("Class: {why}"), t.dim));
     }
+    if let Some(status) = state.class.as_ref().map(|c| &c.status)
+        && let Some(why) = &status.last_refused
+    {
+        let n = status.refused;
+        lines.push(Line::styled(
+            format!(
+                "Class: {n} event{} refused by the hub; the last: {why}",
+                if n == 1 { "" } else { "s" }
+            ),
+            t.warning,
+        ));
+    }
     let h = u16::try_from(lines.len() + 3).unwrap_or(u16::MAX);
     let r = centered(area, w, h.min(area.height));
     frame.render_widget(Clear, r);

@@ -51,6 +51,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, focused: bool, t: &T
     };
     let block = pane(title, focused, t);
     let mut text = lines(&lesson.text, t);
+    if let Some(note) = &state.course.progress_note {
+        text.insert(0, Line::default());
+        text.insert(0, super::lesson_step::progress_line(note, t));
+    }
     if let Some(e) = &state.course.load_error {
         text.insert(0, Line::default());
         for l in e.lines().rev() {

@@ -4,7 +4,7 @@
 use ratatui::text::{Line, Span};
 
 use super::lesson::{inline_owned, lines as markdown};
-use crate::lesson::course::{CheckState, Course};
+use crate::lesson::course::{CheckState, Course, FileNote};
 use crate::lesson::model::Step;
 use crate::lesson::progress::StepOutcome;
 use crate::lesson::verify::describe;
@@ -60,6 +60,18 @@ pub fn body<'a>(course: &Course, step: &'a Step, t: &Theme) -> Vec<Line<'a>> {
                 "Answer with 1–9 in this pane (Tab moves here).",
                 t.dim,
             )),
+        }
+    }
+    if let Some(solution) = step.solution.as_ref().filter(|_| course.solution_shown) {
+        out.push(Line::default());
+        out.push(Line::styled("Reference solution", t.heading));
+        if let Some(sql) = &solution.sql {
+            for l in course.fill(sql).lines() {
+                out.push(Line::styled(format!("  {l}"), t.key));
+            }
+        }
+        for action in &solution.actions {
+            out.push(Line::styled(format!("  then: {}", action.label()), t.dim));
         }
     }
     if course.hints_shown > 0 {
@@ -135,6 +147,12 @@ fn class_lines(class: &JoinedClass, t: &Theme) -> Vec<Line<'static>> {
     out
 }
 
+/// How the progress file stands: trouble as a warning, good news in the colour of success.
+pub fn progress_line(note: &FileNote, t: &Theme) -> Line<'static> {
+    let style = if note.trouble { t.warning } else { t.ok };
+    Line::styled(note.text.clone(), style)
+}
+
 /// What is going on, or what to do next.
 fn footer(
     course: &Course,
@@ -145,6 +163,9 @@ fn footer(
     let mut out = Vec::new();
     if let Some(class) = class {
         out.extend(class_lines(class, t));
+    }
+    if let Some(note) = &course.progress_note {
+        out.push(progress_line(note, t));
     }
     if let Some(note) = &course.notice {
         out.push(Line::styled(note.clone(), t.warning));
@@ -164,12 +185,23 @@ fn footer(
     } else {
         "Ctrl-N: next step"
     };
+    let reference = match (&step.solution, course.solution_shown) {
+        (None, _) => None,
+        (Some(_), false) => Some("s in this pane: the reference solution"),
+        (Some(_), true) => Some("s in this pane: hide the solution"),
+    };
+    let done = |text: String, out: &mut Vec<Line<'static>>| {
+        out.push(Line::styled(text, t.ok));
+        if let Some(r) = reference {
+            out.push(Line::styled(r, t.dim));
+        }
+    };
     match course.step_done() {
-        Some(StepOutcome::Passed) => out.push(Line::styled(format!("✓ Step done. {next}"), t.ok)),
-        Some(StepOutcome::SolvedWithHelp) => out.push(Line::styled(
+        Some(StepOutcome::Passed) => done(format!("✓ Step done. {next}"), &mut out),
+        Some(StepOutcome::SolvedWithHelp) => done(
             format!("✓ Step done with the solution's help. {next}"),
-            t.ok,
-        )),
+            &mut out,
+        ),
         None => {
             let hints_left = step.hints.len().saturating_sub(course.hints_shown);
             let hint = if hints_left > 0 {

@@ -90,6 +90,7 @@ const LESSON: Section = (
         ("F10", "lessons and progress"),
         ("Ctrl-N / P", "next / previous step"),
         ("1-9", "answer the quiz"),
+        ("s", "a done step's solution"),
     ],
 );
 

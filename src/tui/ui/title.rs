@@ -190,7 +190,7 @@ mod tests {
             connected: false,
             queued: 3,
             last_error: Some("cannot reach the hub".into()),
-            delivered: 0,
+            ..ReporterState::default()
         };
         class.unread = 2;
         s.class = Some(class);

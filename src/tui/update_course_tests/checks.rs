@@ -167,3 +167,44 @@ fn digits_in_the_editor_are_text_not_answers() {
     assert_eq!(s.console.editor.text(), "2");
     assert_eq!(s.course.attempt.quiz_answer, None);
 }
+
+#[test]
+fn the_reference_solution_shows_only_after_passing_and_is_no_help() {
+    let mut s = on_first_step();
+    s.focus = Focus::Lesson;
+    press(&mut s, KeyCode::Char('s'));
+    assert!(!s.course.solution_shown, "not before the step is done");
+    type_sql(&mut s, "INSERT INTO t VALUES (1);");
+    press(&mut s, KeyCode::F(5));
+    send(&mut s, finished(1, None));
+    verdicts_now(&mut s, Verdict::pass("got 1, wanted >= 1"), true);
+    assert_eq!(s.course.step_done(), Some(StepOutcome::Passed));
+
+    s.focus = Focus::Lesson;
+    assert_eq!(press(&mut s, KeyCode::Char('s')), []);
+    assert!(s.course.solution_shown);
+    assert!(!s.course.helped);
+    assert_eq!(s.course.step_done(), Some(StepOutcome::Passed));
+    press(&mut s, KeyCode::Char('s'));
+    assert!(!s.course.solution_shown, "s hides it again");
+    // Another step starts with it hidden.
+    press(&mut s, KeyCode::Char('s'));
+    ctrl(&mut s, 'n');
+    assert!(!s.course.solution_shown);
+}
+
+#[test]
+fn a_statement_left_running_counts_for_the_step_open_when_it_ends() {
+    let mut s = on_first_step();
+    type_sql(&mut s, "INSERT INTO t VALUES (1);");
+    press(&mut s, KeyCode::F(5));
+    // The learner moves on while it waits, then back; it ends (cancelled or let through)
+    // on the step that is open now.
+    ctrl(&mut s, 'n');
+    ctrl(&mut s, 'p');
+    prepared(&mut s);
+    assert_eq!(s.course.attempt.runs, []);
+    send(&mut s, finished(1, None));
+    assert_eq!(s.course.attempt.runs.len(), 1);
+    assert_eq!(s.course.checks[0], judged(true, "it succeeded"));
+}

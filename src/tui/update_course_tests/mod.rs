@@ -15,7 +15,7 @@ use crate::lesson::evaluate::{Run, Verdict};
 use crate::lesson::model::{Action, CheckTarget, CmpOp, Compare, Expect, Lesson, SqlCheck};
 use crate::lesson::progress::{LearnerProgress, StepOutcome};
 use crate::sql::{SqlError, SqlEvent, Target, TxState};
-use crate::telemetry::model::{Event, EventKind, Lag, NodeTelemetry, Snapshot};
+use crate::telemetry::model::{Event, EventKind, Lag, NodeTelemetry, ProxyView, Snapshot};
 use crate::tui::class_state::JoinedClass;
 use crate::tui::keys::Keymap;
 use crate::tui::msg::{DRILL_ROUND, Effect, Fresh, Msg, Startup};
@@ -63,6 +63,7 @@ streaming_replicas = { op = ">=", value = 1 }
 id = "why"
 title = "Why it arrives"
 target = "read"
+session = "fresh"
 text = "Think about what carries the row."
 hints = ["It is written before the data files."]
 
@@ -145,7 +146,7 @@ fn snapshot(events: Vec<Event>) -> Snapshot {
         taken_at_ms: 0,
         seq: 1,
         nodes: vec![primary("pg1", 1), replica("pg2", 2), replica("pg3", 3)],
-        haproxy: vec![],
+        haproxy: ProxyView::up(vec![]),
         events,
     }
 }
@@ -359,3 +360,4 @@ mod class_reports;
 mod help;
 mod moving;
 mod opening;
+mod progress_file;

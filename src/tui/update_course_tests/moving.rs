@@ -279,3 +279,22 @@ fn quitting_banks_the_time_on_the_step_and_saves_it_once() {
     );
     assert_eq!(send(&mut s, Msg::Terminate), [], "already on the way out");
 }
+
+#[test]
+fn a_step_that_needs_a_console_mode_switches_to_it_and_says_so_once() {
+    let mut s = on_first_step();
+    assert!(!s.console.fresh);
+    ctrl(&mut s, 'n');
+    assert!(s.console.fresh, "the step asks for fresh connections");
+    let said = s.console.output.info.clone().unwrap_or_default();
+    assert!(said.contains("fresh connection for every run"), "{said}");
+    // A step that names no mode leaves the learner's choice alone.
+    ctrl(&mut s, 'p');
+    prepared(&mut s);
+    assert!(s.console.fresh);
+    // Already in the mode asked for: nothing to say.
+    s.console.output.info = None;
+    ctrl(&mut s, 'n');
+    assert!(s.console.fresh);
+    assert_eq!(s.console.output.info, None);
+}

@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
 use super::panes::{class_panel, lesson_bars, roster_table};
 use super::{Input, Link, View, WIDE};
 use crate::classroom::instructor::DRILLS;
+use crate::classroom::printable::printable;
 use crate::classroom::roster;
 use crate::tui::theme::{Theme, theme};
 
@@ -73,7 +74,7 @@ fn title_bar(frame: &mut Frame, area: Rect, view: &View, t: &Theme) {
         Span::raw(" "),
         link,
         sep(),
-        Span::styled(title.to_string(), t.title_bar.patch(t.strong)),
+        Span::styled(printable(title).into_owned(), t.title_bar.patch(t.strong)),
         Span::raw(format!(" (session {})", view.session_id)),
         sep(),
         Span::raw(format!("pace: {pace}")),

@@ -9,6 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Cell, Paragraph, Row, Table};
 
 use super::View;
+use crate::classroom::printable::{printable, printable_or_dash};
 use crate::classroom::roster::{self, LessonCompletion, RosterRow};
 use crate::tui::theme::Theme;
 
@@ -101,12 +102,16 @@ pub(super) fn roster_table(frame: &mut Frame, area: Rect, view: &View, wide: boo
                 .map_or_else(|| "-".into(), roster::short_duration);
             let mut cells = vec![
                 Cell::from(if *is_stuck { "!" } else { " " }),
-                Cell::from(cut(&r.name, usize::from(name_w))),
+                // Names, lessons and steps came from learners' apps.
+                Cell::from(cut(&printable(&r.name), usize::from(name_w))),
                 Cell::from(cut(
-                    r.lesson.as_deref().unwrap_or("-"),
+                    &printable_or_dash(r.lesson.as_deref()),
                     usize::from(lesson_w),
                 )),
-                Cell::from(cut(r.step.as_deref().unwrap_or("-"), usize::from(step_w))),
+                Cell::from(cut(
+                    &printable_or_dash(r.step.as_deref()),
+                    usize::from(step_w),
+                )),
                 Cell::from(Line::from(on_step).right_aligned()),
                 Cell::from(Line::from(r.steps_passed.to_string()).right_aligned()),
                 Cell::from(Line::from(r.steps_helped.to_string()).right_aligned()),
@@ -249,10 +254,10 @@ pub(super) fn class_panel(frame: &mut Frame, area: Rect, view: &View, t: &Theme)
                 .map_or_else(String::new, roster::short_duration);
             let place = format!(
                 "{} / {}",
-                row.lesson.as_deref().unwrap_or("-"),
-                row.step.as_deref().unwrap_or("-")
+                printable_or_dash(row.lesson.as_deref()),
+                printable_or_dash(row.step.as_deref())
             );
-            let text = format!("{:<14} {time:>6}  {place}", cut(&row.name, 14));
+            let text = format!("{:<14} {time:>6}  {place}", cut(&printable(&row.name), 14));
             lines.push(Line::styled(cut(&text, w), t.warning));
         }
     }

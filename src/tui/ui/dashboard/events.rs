@@ -17,6 +17,8 @@ fn kind_label(k: EventKind) -> &'static str {
         EventKind::NodeDown => "node down",
         EventKind::RoleChanged => "role",
         EventKind::ProxyTransition => "haproxy",
+        EventKind::ProxyDown => "proxy down",
+        EventKind::ProxyUp => "proxy up",
         EventKind::StreamingStarted => "streaming",
         EventKind::StreamingStopped => "stream lost",
         EventKind::SplitBrain => "split brain",
@@ -25,8 +27,11 @@ fn kind_label(k: EventKind) -> &'static str {
 
 fn kind_style(k: EventKind, t: &Theme) -> Style {
     match k {
-        EventKind::NodeUp | EventKind::StreamingStarted => t.ok,
-        EventKind::NodeDown | EventKind::StreamingStopped | EventKind::SplitBrain => t.error,
+        EventKind::NodeUp | EventKind::StreamingStarted | EventKind::ProxyUp => t.ok,
+        EventKind::NodeDown
+        | EventKind::StreamingStopped
+        | EventKind::SplitBrain
+        | EventKind::ProxyDown => t.error,
         EventKind::RoleChanged => t.primary,
         EventKind::ProxyTransition => t.notice,
     }

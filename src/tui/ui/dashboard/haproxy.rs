@@ -1,22 +1,23 @@
 //! HAProxy's view of the nodes: each server's status and sessions per backend, or one line
-//! naming whom each backend routes to and who should be but is not.
+//! naming whom each backend routes to and who should be but is not. While HAProxy is down,
+//! why, in place of either.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Row, Table};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 
 use crate::cluster::haproxy::{READ_BACKEND, ServerStat, WRITE_BACKEND};
 use crate::cluster::status::Role;
 use crate::telemetry::model::Snapshot;
 use crate::tui::theme::Theme;
 use crate::tui::ui::pane;
-use crate::tui::ui::text::width;
+use crate::tui::ui::text::{one_line, width};
 
 pub(super) fn servers(snap: &Snapshot) -> Vec<&str> {
     let mut names: Vec<&str> = Vec::new();
-    for s in &snap.haproxy {
+    for s in &snap.haproxy.servers {
         if !names.contains(&s.server.as_str()) {
             names.push(&s.server);
         }
@@ -26,12 +27,24 @@ pub(super) fn servers(snap: &Snapshot) -> Vec<&str> {
 
 fn backends(snap: &Snapshot) -> Vec<&str> {
     let mut names: Vec<&str> = Vec::new();
-    for s in &snap.haproxy {
+    for s in &snap.haproxy.servers {
         if !names.contains(&s.backend.as_str()) {
             names.push(&s.backend);
         }
     }
     names
+}
+
+/// What to say while HAProxy is down: its cause and repair.
+pub(super) fn down_text(snap: &Snapshot) -> Option<String> {
+    snap.haproxy.is_down().then(|| {
+        let why = snap
+            .haproxy
+            .error
+            .as_deref()
+            .unwrap_or("it does not answer");
+        one_line(why).into_owned()
+    })
 }
 
 fn status_style(status: &str, t: &Theme) -> Style {
@@ -48,14 +61,23 @@ fn status_style(status: &str, t: &Theme) -> Style {
 
 /// One line: which servers each backend routes to, and those that should but do not.
 pub(super) fn summary(snap: &Snapshot, t: &Theme) -> Line<'static> {
+    // The cause names HAProxy itself.
+    if let Some(why) = down_text(snap) {
+        return Line::styled(why, t.error);
+    }
     let mut spans = vec![Span::styled("HAProxy", t.strong)];
-    if snap.haproxy.is_empty() {
+    if snap.haproxy.servers.is_empty() {
         spans.push(Span::styled(" no stats yet", t.dim));
         return Line::from(spans);
     }
     for b in backends(snap) {
         spans.push(Span::raw(format!("  {b}→")));
-        let rows: Vec<&ServerStat> = snap.haproxy.iter().filter(|s| s.backend == b).collect();
+        let rows: Vec<&ServerStat> = snap
+            .haproxy
+            .servers
+            .iter()
+            .filter(|s| s.backend == b)
+            .collect();
         let up: Vec<&str> = rows
             .iter()
             .filter(|s| s.routable())
@@ -96,8 +118,19 @@ pub(super) fn summary(snap: &Snapshot, t: &Theme) -> Line<'static> {
     Line::from(spans)
 }
 
-/// Servers by backend: status and current sessions.
+/// Servers by backend: status and current sessions; or, while HAProxy is down, why.
 pub(super) fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, t: &Theme) {
+    if let Some(why) = down_text(snap) {
+        let block =
+            pane("HAProxy", false, t).title(Line::styled(" down ", t.error).right_aligned());
+        frame.render_widget(
+            Paragraph::new(Line::styled(why, t.error))
+                .wrap(Wrap { trim: true })
+                .block(block),
+            area,
+        );
+        return;
+    }
     let backends = backends(snap);
     let servers = servers(snap);
     let server_w = servers
@@ -117,6 +150,7 @@ pub(super) fn render(frame: &mut Frame, area: Rect, snap: &Snapshot, t: &Theme) 
         for b in &backends {
             let stat = snap
                 .haproxy
+                .servers
                 .iter()
                 .find(|s| s.backend == *b && s.server == *name);
             cells.push(match stat {

@@ -28,7 +28,7 @@ pub fn compact_height(state: &State) -> u16 {
         .snapshot
         .as_ref()
         .map_or(1, |s| u16::try_from(s.nodes.len()).unwrap_or(u16::MAX));
-    let extra = 1 + u16::from(d.action.is_some()) + u16::from(served_shown(d));
+    let extra = 1 + u16::from(d.action.is_some() || d.duty.is_some()) + u16::from(served_shown(d));
     nodes.saturating_add(3).saturating_add(extra)
 }
 
@@ -70,24 +70,26 @@ fn plan(area: Rect, snap: &Snapshot, d: &Dashboard) -> Plan {
             0
         }
     };
-    let haproxy_h = if snap.haproxy.is_empty() {
+    let haproxy_h = if let Some(why) = haproxy::down_text(snap) {
+        let inner = usize::from(area.width.saturating_sub(2));
+        len(wrap(&why, inner).len().clamp(1, 3)).saturating_add(2)
+    } else if snap.haproxy.servers.is_empty() {
         0
     } else {
         len(haproxy::servers(snap).len()).saturating_add(3)
     };
     let haproxy_h = take(haproxy_h, &mut rest, &mut nodes_h, Folded::Haproxy);
-    let action_h = match &d.action {
-        Some(a) => {
-            let inner = usize::from(area.width.saturating_sub(2));
-            let lines = wrap(&action_text(a), inner).len();
-            take(
-                len(lines.clamp(1, 3)).saturating_add(2),
-                &mut rest,
-                &mut nodes_h,
-                Folded::Action,
-            )
-        }
-        None => 0,
+    let action_h = if d.action.is_some() || d.duty.is_some() {
+        let inner = usize::from(area.width.saturating_sub(2));
+        let lines: usize = last_texts(d).iter().map(|l| wrap(l, inner).len()).sum();
+        take(
+            len(lines.clamp(1, 6)).saturating_add(2),
+            &mut rest,
+            &mut nodes_h,
+            Folded::Action,
+        )
+    } else {
+        0
     };
     let served_h = if served_shown(d) {
         let bars = d.served_by.as_ref().map_or(1, |m| m.len().max(1));
@@ -145,13 +147,43 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, t: &Theme) {
     if let Some(r) = p.events {
         events::render(frame, r, snap, t);
     }
-    if let Some((r, a)) = p.action.zip(d.action.as_ref()) {
+    if let Some(r) = p.action {
         frame.render_widget(
-            Paragraph::new(action_line(a, t))
+            Paragraph::new(last_lines(d, t))
                 .wrap(Wrap { trim: true })
                 .block(pane("Last action", false, t)),
             r,
         );
+    }
+}
+
+/// The last node action, then the last thing the app did on its own.
+fn last_texts(d: &Dashboard) -> Vec<String> {
+    d.action
+        .iter()
+        .map(action_text)
+        .chain(d.duty.iter().map(|x| duty_text(x)))
+        .collect()
+}
+
+fn last_lines(d: &Dashboard, t: &Theme) -> Vec<Line<'static>> {
+    d.action
+        .iter()
+        .map(|a| action_line(a, t))
+        .chain(d.duty.iter().map(|x| Line::styled(duty_text(x), t.busy)))
+        .collect()
+}
+
+fn duty_text(duty: &str) -> String {
+    format!("⚙ {}", one_line(duty))
+}
+
+/// One line for a folded pane: what the app did on its own wins, being rarer.
+pub(super) fn last_line(d: &Dashboard, t: &Theme) -> Line<'static> {
+    match (&d.duty, &d.action) {
+        (Some(x), _) => Line::styled(duty_text(x), t.busy),
+        (None, Some(a)) => action_line(a, t),
+        (None, None) => Line::default(),
     }
 }
 

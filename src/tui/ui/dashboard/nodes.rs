@@ -8,9 +8,9 @@ use ratatui::symbols;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline, SparklineBar};
 
-use super::{Folded, action_line, haproxy, served_by};
+use super::{Folded, haproxy, last_line, served_by};
 use crate::cluster::status::{NodeState, Role};
-use crate::telemetry::model::{LagFlag, NodeTelemetry, Snapshot};
+use crate::telemetry::model::{LagFlag, NodeTelemetry, Snapshot, fence_flag};
 use crate::tui::state::Dashboard;
 use crate::tui::theme::Theme;
 use crate::tui::ui::pane;
@@ -214,12 +214,18 @@ pub(super) fn render(
             );
             next += 1;
         }
+        // The fence first: it says why the node is kept out, like split brain says why it
+        // must be.
+        let fence = n.fence.map(|f| (fence_flag(f), t.error));
         let mut spans = Vec::new();
-        for (k, f) in n.flags.iter().enumerate() {
+        for (k, (label, style)) in fence
+            .into_iter()
+            .chain(n.flags.iter().map(|f| flag(*f, t)))
+            .enumerate()
+        {
             if k > 0 {
                 spans.push(Span::styled(", ", t.dim));
             }
-            let (label, style) = flag(*f, t);
             spans.push(Span::styled(label, style));
         }
         if let Some(cell) = cells.get(next) {
@@ -233,11 +239,7 @@ pub(super) fn render(
     for (y, f) in (below.y..below.bottom()).zip(folded) {
         let line = match f {
             Folded::Haproxy => haproxy::summary(snap, t),
-            Folded::Action => d
-                .action
-                .as_ref()
-                .map(|a| action_line(a, t))
-                .unwrap_or_default(),
+            Folded::Action => last_line(d, t),
             Folded::Served => served_by::summary(d, t),
         };
         frame.render_widget(
