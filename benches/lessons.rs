@@ -202,6 +202,7 @@ async fn checks(root: &Path) -> Result<(), String> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let q = PgQuery {
         credentials: creds.clone(),
+        endpoint_tls: None,
     };
     let (mut on_write, mut on_replicas, mut replication, mut overhead) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use support::need::{Need, require};
-use support::{BIN, PG_IMAGE, PROXY_IMAGE, Rt};
+use support::{BIN, PG_IMAGE, PROXY_IMAGE, Rt, TestCluster};
 
 /// A Docker network made for the test, removed when dropped; its gateway is this machine's.
 struct Network {
@@ -157,6 +157,15 @@ fn psql(conninfo: &str, password: &str, sql: &str) -> (bool, String) {
     )
 }
 
+/// The superuser without the app's client certificate, whatever password it offers.
+fn refused_without_certificate(conninfo: &str, password: &str, what: &str) {
+    let (worked, said) = psql(conninfo, password, "SELECT current_user");
+    assert!(
+        !worked && said.contains("requires a valid client certificate"),
+        "{what} got in through the endpoint: {said}"
+    );
+}
+
 fn refused_by_rules(conninfo: &str, password: &str, what: &str) {
     let (worked, said) = psql(conninfo, password, "SELECT current_user");
     assert!(
@@ -243,12 +252,12 @@ fn exposed_hub(rt: Rt, slot: u8) {
     let at = |user: &str, db: &str, extra: &str| {
         format!("host={gw} port={port} user={user} dbname={db} sslmode=require {extra}")
     };
-    refused_by_rules(
+    refused_without_certificate(
         &at("myuser", "mydatabase", ""),
         "mypassword",
         "the built-in login",
     );
-    refused_by_rules(&at("myuser", "mydatabase", ""), &password, "the superuser");
+    refused_without_certificate(&at("myuser", "mydatabase", ""), &password, "the superuser");
     refused_by_rules(&at("postgres", "postgres", ""), &password, "postgres");
     refused_by_rules(
         &at("replicator", "mydatabase", "replication=true"),
@@ -344,4 +353,110 @@ fn a_hub_beyond_loopback_makes_its_passwords_speaks_tls_and_lets_no_superuser_in
     }
     // Slot 95: ports 21 900 to 21 913.
     exposed_hub(Rt::Docker, 95);
+}
+
+/// A plain cluster (`up --bind-host ADDR`, with passwords of the user's own) beyond loopback:
+/// through its endpoints the superuser gets in with the app's client certificate only, so the
+/// app's own paths work and a password seen on the network is not enough; every other login
+/// needs TLS, and no one streams.
+fn exposed_cluster(rt: Rt, slot: u8) {
+    let tag = rt.name();
+    let net = Network::new(&format!("rl-test-exposed-up-{tag}"));
+    let c = TestCluster::new(&format!("t-exposed-up-{tag}"), slot, rt);
+    let gw = net.gateway.clone();
+    let (password, replication) = ("a-password-of-my-own-7Q", "a-replication-one-9Z");
+    let run = |args: &[&str]| {
+        c.command(args)
+            .env("REPLICA_LAB_BIND_HOST", &gw)
+            .env("REPLICA_LAB_PASSWORD", password)
+            .env("REPLICA_LAB_REPLICATION_PASSWORD", replication)
+            .output()
+            .expect("run replica-lab")
+    };
+    ok(&run(&["up", "--replicas", "2"]));
+    let tls = c.cluster_dir().join("tls");
+    assert_eq!(mode(&tls.join("client.key")), 0o600);
+    let file = |name: &str| tls.join(name).to_str().expect("path").to_string();
+    let port = c.write_port();
+    let at = |user: &str, extra: &str| {
+        format!("host={gw} port={port} user={user} dbname=mydatabase sslmode=require {extra}")
+    };
+
+    // From the network, with the right password: no certificate, no superuser.
+    refused_without_certificate(&at("myuser", ""), password, "the superuser");
+    refused_by_rules(
+        &at("myuser", "").replace("sslmode=require", "sslmode=disable"),
+        password,
+        "the superuser without TLS",
+    );
+    refused_by_rules(
+        &at("replicator", "replication=true"),
+        replication,
+        "a replication login",
+    );
+    // With the app's certificate, verified against the cluster's authority for this address.
+    let with_cert = at(
+        "myuser",
+        &format!(
+            "sslmode=verify-full sslrootcert={} sslcert={} sslkey={}",
+            file("ca.crt"),
+            file("client.crt"),
+            file("client.key")
+        ),
+    );
+    let (worked, said) = psql(&with_cert, password, "SELECT current_user");
+    assert!(worked && said.trim() == "myuser", "{said}");
+
+    // The app's own path through the read endpoint: every connection answered by a replica.
+    let tally = ok(&run(&["served-by", "--connections", "4", "--json"]));
+    let tally: serde_json::Value = serde_json::from_str(&tally).expect("served-by --json");
+    assert_eq!(tally["failures"], serde_json::json!([]), "{tally}");
+    let answered: u64 = tally["by_node"]
+        .as_object()
+        .expect("by_node")
+        .iter()
+        .map(|(node, n)| {
+            assert_ne!(node, "pg1", "the primary answered a read: {tally}");
+            n.as_u64().unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(answered, 4, "{tally}");
+
+    // A login of the user's own, made on the node from this machine, gets in over TLS only.
+    let node = c.node_connect("pg1");
+    let (worked, said) = psql(
+        &format!(
+            "host={} port={} user=myuser dbname=mydatabase",
+            node.ip(),
+            node.port()
+        ),
+        password,
+        "CREATE ROLE reader LOGIN PASSWORD 'reader-pw'",
+    );
+    assert!(worked, "{said}");
+    let (worked, said) = psql(&at("reader", ""), "reader-pw", "SELECT current_user");
+    assert!(worked && said.trim() == "reader", "{said}");
+    let (worked, said) = psql(
+        &at("reader", "").replace("sslmode=require", "sslmode=disable"),
+        "reader-pw",
+        "SELECT 1",
+    );
+    assert!(!worked && said.contains("no encryption"), "{said}");
+
+    ok(&run(&["down"]));
+}
+
+#[test]
+fn a_cluster_beyond_loopback_lets_the_superuser_through_its_endpoints_with_the_apps_certificate_only()
+ {
+    const TEST: &str = "a_cluster_beyond_loopback_lets_the_superuser_through_its_endpoints_with_the_apps_certificate_only";
+    if !require(Need::Docker, TEST) {
+        return;
+    }
+    if let Some(rt) = Rt::local(TEST) {
+        // Slot 96: ports 21 920 to 21 939.
+        exposed_cluster(rt, 96);
+    }
+    // Slot 97: ports 21 940 to 21 959.
+    exposed_cluster(Rt::Docker, 97);
 }

@@ -19,6 +19,7 @@ use crate::lesson::verify_repeat::flaky;
 use crate::lesson::{Lesson, LessonError, load_dir};
 use crate::lifecycle::{bring_up, remove};
 use crate::settings::Settings;
+use crate::sql::tls::ClusterTls;
 use crate::telemetry::{Telemetry, TelemetryConfig};
 
 /// The cluster `lessons verify` makes unless told another name.
@@ -372,10 +373,9 @@ async fn verify_once(
     )?;
     let topo = cluster.topology();
     let telemetry = Telemetry::spawn(cluster.rt.clone(), topo.clone(), TelemetryConfig::default());
-    let console = Console::spawn(topo.credentials.clone());
-    let query = PgQuery {
-        credentials: topo.credentials.clone(),
-    };
+    let tls = ClusterTls::for_cluster(&cluster.dir, &topo)?;
+    let console = Console::spawn(topo.credentials.clone(), tls.clone());
+    let query = PgQuery::new(&topo, tls);
     let reshaped = || {
         if let Ok(record) = cluster.current_record() {
             telemetry.set_topology(record.topology());

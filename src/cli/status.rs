@@ -9,6 +9,7 @@ use crate::cli::out::{self, errln, outln};
 use crate::error::{Error, Result};
 use crate::lifecycle::open;
 use crate::lifecycle::supervise::{SuperviseConfig, supervise};
+use crate::sql::tls::ClusterTls;
 use crate::telemetry::model::{NodeTelemetry, Snapshot, fence_flag};
 use crate::telemetry::served_by::served_by as tally;
 use crate::telemetry::{Telemetry, TelemetryConfig, snapshot_once};
@@ -182,7 +183,14 @@ pub fn table(s: &Snapshot) -> String {
 pub async fn served_by(name: &NameFlag, connections: usize, json: bool) -> Result<()> {
     let cluster = open(&load_settings(name)?).await?;
     let topo = cluster.topology();
-    let t = tally(topo.endpoints.read, &topo.credentials, connections).await;
+    let tls = ClusterTls::for_cluster(&cluster.dir, &topo)?;
+    let t = tally(
+        topo.endpoints.read,
+        &topo.credentials,
+        tls.as_ref(),
+        connections,
+    )
+    .await;
     let snap = snapshot_once(cluster.rt.as_ref(), &topo).await;
     let by_node = t.by_node(&snap);
     if json {

@@ -4,8 +4,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config, NoTls, Socket};
 
 use super::fencing::{Lsn, history_switchpoint};
 use super::pgconf::CHECK_CONNECTION_LIMIT;
@@ -52,6 +53,19 @@ pub fn check_role_attrs() -> String {
     )
 }
 
+fn login_config(addr: SocketAddr, user: &str, password: &str, dbname: &str) -> Config {
+    let mut config = Config::new();
+    config
+        .host(addr.ip().to_string())
+        .port(addr.port())
+        .user(user)
+        .password(password)
+        .dbname(dbname)
+        .application_name("replica-lab")
+        .connect_timeout(CONNECT_TIMEOUT);
+    config
+}
+
 /// A connection to one node, labelled for error messages.
 pub struct Admin {
     client: Client,
@@ -59,7 +73,15 @@ pub struct Admin {
 }
 
 async fn open(config: Config, target: String) -> Result<Admin, AdminError> {
-    let connect = config.connect(NoTls);
+    open_with(config, target, NoTls).await
+}
+
+async fn open_with<T>(config: Config, target: String, tls: T) -> Result<Admin, AdminError>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+{
+    let connect = config.connect(tls);
     let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, connect)
         .await
         .map_err(|_| AdminError::Timeout {
@@ -87,22 +109,28 @@ impl Admin {
         Self::tcp_login(addr, &creds.user, &creds.password, dbname).await
     }
 
+    /// As the learner's superuser over TCP and `tls`: through HAProxy's endpoints beyond
+    /// loopback, where the superuser needs the app's client certificate.
+    pub async fn tcp_tls<T>(
+        addr: SocketAddr,
+        creds: &Credentials,
+        tls: T,
+    ) -> Result<Admin, AdminError>
+    where
+        T: MakeTlsConnect<Socket>,
+        T::Stream: Send + 'static,
+    {
+        let config = login_config(addr, &creds.user, &creds.password, &creds.database);
+        open_with(config, addr.to_string(), tls).await
+    }
+
     pub async fn tcp_login(
         addr: SocketAddr,
         user: &str,
         password: &str,
         dbname: &str,
     ) -> Result<Admin, AdminError> {
-        let mut config = Config::new();
-        config
-            .host(addr.ip().to_string())
-            .port(addr.port())
-            .user(user)
-            .password(password)
-            .dbname(dbname)
-            .application_name("replica-lab")
-            .connect_timeout(CONNECT_TIMEOUT);
-        open(config, addr.to_string()).await
+        open(login_config(addr, user, password, dbname), addr.to_string()).await
     }
 
     /// As the bootstrap superuser `postgres` over the node's private unix socket.

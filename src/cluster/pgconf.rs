@@ -30,6 +30,8 @@ pub const TLS_CONF: &str = "replica-lab-tls.conf";
 /// `ssl_key_file` find them by their default names.
 pub const SERVER_CERT: &str = "server.crt";
 pub const SERVER_KEY: &str = "server.key";
+/// The cluster's authority in the data directory, which client certificates must chain to.
+pub const SERVER_CA: &str = "replica-lab-ca.crt";
 
 /// Appended to the `postgresql.conf` that `initdb` wrote.
 pub fn shared_conf() -> String {
@@ -69,6 +71,7 @@ pub fn tls_conf(on: bool) -> String {
              ssl = on\n\
              ssl_cert_file = '{SERVER_CERT}'\n\
              ssl_key_file = '{SERVER_KEY}'\n\
+             ssl_ca_file = '{SERVER_CA}'\n\
              ssl_min_protocol_version = 'TLSv1.2'\n"
         )
     } else {
@@ -173,16 +176,21 @@ pub struct HbaRules {
     /// /32, or `all` where HAProxy has no fixed address (a Docker network made before fixed
     /// addresses).
     pub check_from: String,
-    /// Who may log in through HAProxy's endpoints (from `check_from`), over TLS only, when
-    /// they listen beyond loopback: `pg_hba.conf` user names (`+group` for a group's
-    /// members). Empty lets every login in, with or without TLS.
+    /// The endpoints listen beyond loopback: whatever comes through HAProxy (from
+    /// `check_from`) speaks TLS, the superuser logs in there with its client certificate only
+    /// (the app's own, see `certs`), and no one streams.
+    pub exposed: bool,
+    /// Who else may log in through HAProxy's endpoints, over TLS only: `pg_hba.conf` user
+    /// names (`+group` for a group's members). Empty lets every login in.
     pub endpoint_logins: Vec<String>,
 }
 
 /// `pg_hba.conf`: the health-check login is trusted for database `postgres` from HAProxy's
 /// address only and refused everywhere else; everything else over TCP needs a password.
-/// With [`HbaRules::endpoint_logins`], whatever comes through HAProxy is one of those logins
-/// over TLS or is refused, before the replication rule could let it stream the whole cluster.
+/// Beyond loopback ([`HbaRules::exposed`]) the superuser needs its certificate through HAProxy
+/// and everyone needs TLS; with [`HbaRules::endpoint_logins`], whatever else comes through is
+/// one of those logins or is refused; all before the replication rule could let anyone stream
+/// the whole cluster through the endpoints.
 ///
 /// On loopback the address is a weak proof: any local account may bind 127.0.0.0/8
 /// addresses, so the check login's connection limit, not the address, is what keeps a local
@@ -208,22 +216,37 @@ pub fn hba_conf(creds: &Credentials, rules: &HbaRules) -> String {
         repl = quote_ident(&creds.replication_user),
         from = rules.check_from,
         net = rules.clients,
-        endpoint = endpoint_rules(rules),
+        endpoint = endpoint_rules(creds, rules),
     )
 }
 
-fn endpoint_rules(rules: &HbaRules) -> String {
-    if rules.endpoint_logins.is_empty() {
+fn endpoint_rules(creds: &Credentials, rules: &HbaRules) -> String {
+    if !rules.exposed && rules.endpoint_logins.is_empty() {
         return String::new();
     }
-    let logins: Vec<String> = rules.endpoint_logins.iter().map(|l| hba_login(l)).collect();
-    format!(
-        "hostssl all          {logins}  {from}  scram-sha-256\n\
-         host    all          all  {from}  reject\n\
-         host    replication  all  {from}  reject\n",
-        logins = logins.join(","),
-        from = rules.check_from,
-    )
+    let from = &rules.check_from;
+    let mut out = String::new();
+    if rules.exposed {
+        // The first rule that matches decides: with no certificate the superuser is refused
+        // here, however good the password it offers.
+        out.push_str(&format!(
+            "hostssl all          {user}  {from}  cert\n\
+             host    all          {user}  {from}  reject\n\
+             hostnossl all        all  {from}  reject\n",
+            user = quote_ident(&creds.user),
+        ));
+    }
+    if !rules.endpoint_logins.is_empty() {
+        let logins: Vec<String> = rules.endpoint_logins.iter().map(|l| hba_login(l)).collect();
+        out.push_str(&format!(
+            "hostssl all          {logins}  {from}  scram-sha-256\n\
+             host    all          all  {from}  reject\n",
+            logins = logins.join(","),
+        ));
+    }
+    // `all` in the database column matches no replication connection.
+    out.push_str(&format!("host    replication  all  {from}  reject\n"));
+    out
 }
 
 /// A user name of `pg_hba.conf`. A leading `+` means a group's members only unquoted, so a
@@ -334,6 +357,7 @@ mod tests {
             socket: SocketLogin::Peer,
             clients: "127.0.0.0/8".into(),
             check_from: "127.0.0.10/32".into(),
+            exposed: false,
             endpoint_logins: Vec::new(),
         }
     }
@@ -390,6 +414,7 @@ mod tests {
             socket: SocketLogin::Trust,
             clients: "all".into(),
             check_from: "10.213.7.5/32".into(),
+            exposed: false,
             endpoint_logins: Vec::new(),
         };
         let hba = hba_conf(&topo().credentials, &rules);
@@ -476,5 +501,47 @@ mod tests {
         assert!(tls_conf(true).contains("ssl = on"));
         assert!(tls_conf(false).contains("ssl = off"));
         assert!(shared_conf().contains(&format!("include_if_exists = '{TLS_CONF}'")));
+    }
+
+    #[test]
+    fn beyond_loopback_the_superuser_needs_its_certificate_through_haproxy() {
+        let mut r = local_rules();
+        r.exposed = true;
+        let hba = hba_conf(&topo().credentials, &r);
+        let all = rules(&hba);
+        let at = |line: &[&str]| {
+            all.iter()
+                .position(|l| l == line)
+                .unwrap_or_else(|| panic!("{line:?} in {hba}"))
+        };
+        let cert = at(&["hostssl", "all", "\"myuser\"", "127.0.0.10/32", "cert"]);
+        let no_password = at(&["host", "all", "\"myuser\"", "127.0.0.10/32", "reject"]);
+        let tls_only = at(&["hostnossl", "all", "all", "127.0.0.10/32", "reject"]);
+        let no_streaming = at(&["host", "replication", "all", "127.0.0.10/32", "reject"]);
+        let first_password = all
+            .iter()
+            .position(|l| l[0] == "host" && l.last() == Some(&"scram-sha-256"))
+            .expect("password lines");
+        assert!(cert < no_password && no_password < first_password, "{hba}");
+        assert!(
+            tls_only < first_password && no_streaming < first_password,
+            "{hba}"
+        );
+        // Elsewhere (the app's own direct connections to a node) the password still does.
+        assert_eq!(
+            all[first_password + 1],
+            ["host", "all", "all", "127.0.0.0/8", "scram-sha-256"]
+        );
+        // With endpoint logins too, the superuser's rule still comes first: `all` below it
+        // would refuse it.
+        r.endpoint_logins = vec!["classroom_gate".into()];
+        let guarded = hba_conf(&topo().credentials, &r);
+        let guarded = rules(&guarded);
+        let cert = guarded.iter().position(|l| l.last() == Some(&"cert"));
+        let refuse = guarded
+            .iter()
+            .position(|l| l == &["host", "all", "all", "127.0.0.10/32", "reject"]);
+        assert!(cert.is_some() && cert < refuse, "{guarded:?}");
+        assert!(tls_conf(true).contains("ssl_ca_file = 'replica-lab-ca.crt'"));
     }
 }

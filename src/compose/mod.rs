@@ -121,6 +121,7 @@ pub fn hba_rules() -> HbaRules {
         clients: "all".into(),
         check_from: format!("{HAPROXY_ADDR}/32"),
         // compose publishes its endpoints on loopback only.
+        exposed: false,
         endpoint_logins: Vec::new(),
     }
 }

@@ -11,9 +11,11 @@ use tokio_postgres::SimpleQueryMessage;
 
 use super::evaluate::{Attempt, Verdict, judge_local, rows};
 use super::model::{Check, CheckTarget, SqlCheck, Step};
-use crate::cluster::admin::Admin;
+use crate::cluster::admin::{Admin, AdminError};
 use crate::cluster::status::Role;
+use crate::cluster::topology::Topology;
 use crate::settings::Credentials;
+use crate::sql::tls::{ClusterTls, dialable};
 use crate::telemetry::model::Snapshot;
 
 /// How long one check query may take before it counts as failed.
@@ -34,15 +36,34 @@ pub trait Query: Send + Sync {
 /// endpoint must land wherever HAProxy sends a new client.
 pub struct PgQuery {
     pub credentials: Credentials,
+    /// Where the endpoints listen beyond loopback: their addresses, reached over this TLS.
+    pub endpoint_tls: Option<(ClusterTls, Vec<SocketAddr>)>,
+}
+
+impl PgQuery {
+    /// For the cluster `topo` describes, with the TLS its endpoints need, if any.
+    pub fn new(topo: &Topology, tls: Option<ClusterTls>) -> PgQuery {
+        PgQuery {
+            credentials: topo.credentials.clone(),
+            endpoint_tls: tls.map(|t| (t, vec![topo.endpoints.write, topo.endpoints.read])),
+        }
+    }
+
+    async fn connect(&self, addr: SocketAddr) -> Result<Admin, AdminError> {
+        match &self.endpoint_tls {
+            Some((tls, endpoints)) if endpoints.iter().any(|e| dialable(*e) == dialable(addr)) => {
+                Admin::tcp_tls(dialable(addr), &self.credentials, tls.connector()).await
+            }
+            _ => Admin::tcp(addr, &self.credentials, &self.credentials.database).await,
+        }
+    }
 }
 
 #[async_trait]
 impl Query for PgQuery {
     async fn rows(&self, addr: SocketAddr, sql: &str) -> Result<Rows, String> {
         let work = async {
-            let admin = Admin::tcp(addr, &self.credentials, &self.credentials.database)
-                .await
-                .map_err(|e| e.to_string())?;
+            let admin = self.connect(addr).await.map_err(|e| e.to_string())?;
             let messages =
                 admin
                     .client()

@@ -47,9 +47,12 @@ fn ledger(state: &Mutex<Ledger>) -> std::sync::MutexGuard<'_, Ledger> {
 }
 
 impl Console {
-    pub fn spawn(credentials: crate::settings::Credentials) -> Console {
+    pub fn spawn(
+        credentials: crate::settings::Credentials,
+        tls: Option<crate::sql::tls::ClusterTls>,
+    ) -> Console {
         let (tx, mut rx) = mpsc::channel(64);
-        let session = SqlSession::spawn(credentials, SessionConfig::default(), tx);
+        let session = SqlSession::spawn_with_tls(credentials, SessionConfig::default(), tls, tx);
         let state = Arc::new(Mutex::new(Ledger::default()));
         let sink = state.clone();
         tokio::spawn(async move {

@@ -21,7 +21,7 @@ impl SqlError {
 }
 
 /// The error and its causes, as one line.
-pub(super) fn chain(error: &tokio_postgres::Error) -> String {
+pub fn chain(error: &tokio_postgres::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -3,11 +3,13 @@
 //! request id (so the UI drops answers to requests it no longer waits for).
 
 mod errors;
+pub use errors::chain as error_chain;
 pub mod history;
 pub mod meta;
 pub mod session;
 pub mod statements;
 pub mod tags;
+pub mod tls;
 pub mod tx;
 pub mod url;
 

@@ -10,6 +10,7 @@ use tokio_postgres::NoTls;
 
 use super::model::Snapshot;
 use crate::settings::Credentials;
+use crate::sql::tls::{ClusterTls, dialable};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Tally {
@@ -36,11 +37,17 @@ impl Tally {
     }
 }
 
-/// Opens `connections` fresh sessions on `endpoint` in turn.
-pub async fn served_by(endpoint: SocketAddr, creds: &Credentials, connections: usize) -> Tally {
+/// Opens `connections` fresh sessions on `endpoint` in turn, over `tls` where the cluster's
+/// endpoints speak it.
+pub async fn served_by(
+    endpoint: SocketAddr,
+    creds: &Credentials,
+    tls: Option<&ClusterTls>,
+    connections: usize,
+) -> Tally {
     let mut tally = Tally::default();
     for _ in 0..connections {
-        match tokio::time::timeout(Duration::from_secs(3), ask(endpoint, creds)).await {
+        match tokio::time::timeout(Duration::from_secs(3), ask(endpoint, creds, tls)).await {
             Ok(Ok(addr)) => *tally.by_address.entry(addr).or_insert(0) += 1,
             Ok(Err(e)) => tally.failures.push(e),
             Err(_) => tally.failures.push("no answer within 3 s".into()),
@@ -49,18 +56,36 @@ pub async fn served_by(endpoint: SocketAddr, creds: &Credentials, connections: u
     tally
 }
 
-async fn ask(endpoint: SocketAddr, creds: &Credentials) -> Result<String, String> {
-    let (client, conn) = tokio_postgres::Config::new()
+async fn ask(
+    endpoint: SocketAddr,
+    creds: &Credentials,
+    tls: Option<&ClusterTls>,
+) -> Result<String, String> {
+    let endpoint = dialable(endpoint);
+    let mut config = tokio_postgres::Config::new();
+    config
         .host(endpoint.ip().to_string())
         .port(endpoint.port())
         .user(&creds.user)
         .password(&creds.password)
         .dbname(&creds.database)
-        .application_name("replica-lab-served-by")
-        .connect(NoTls)
-        .await
-        .map_err(|e| e.to_string())?;
-    let task = tokio::spawn(conn);
+        .application_name("replica-lab-served-by");
+    let (client, task) = match tls {
+        Some(tls) => {
+            let (client, conn) = config
+                .connect(tls.connector())
+                .await
+                .map_err(|e| crate::sql::error_chain(&e))?;
+            (client, tokio::spawn(async move { conn.await.map(|_| ()) }))
+        }
+        None => {
+            let (client, conn) = config
+                .connect(NoTls)
+                .await
+                .map_err(|e| crate::sql::error_chain(&e))?;
+            (client, tokio::spawn(async move { conn.await.map(|_| ()) }))
+        }
+    };
     let row = client
         .query_one("SELECT host(inet_server_addr())", &[])
         .await

@@ -25,6 +25,7 @@ use crate::lifecycle::{Cluster, bring_up, remove};
 use crate::runtime::docker::engine::PullProgress;
 use crate::settings::Settings;
 use crate::sql::session::{SessionConfig, SqlSession};
+use crate::sql::tls::ClusterTls;
 use crate::sql::{Endpoint, SqlError, SqlEvent, Target, TxState};
 use crate::telemetry::served_by::served_by;
 use crate::telemetry::{Telemetry, TelemetryConfig};
@@ -33,6 +34,8 @@ use crate::telemetry::{Telemetry, TelemetryConfig};
 struct Services {
     cluster: Cluster,
     sql: SqlSession,
+    /// The console's TLS for the endpoints, where they listen beyond loopback.
+    tls: Option<ClusterTls>,
     telemetry: Arc<Telemetry>,
     /// Restarts a dead HAProxy and settles split brains while the app holds the cluster.
     _supervisor: Supervisor,
@@ -185,8 +188,23 @@ impl Runner {
             cluster.dir.clone(),
             topo.clone(),
         );
+        let tls = match ClusterTls::for_cluster(&cluster.dir, &topo) {
+            Ok(tls) => tls,
+            Err(e) => {
+                // The servers then refuse the superuser through the endpoints; the line says why.
+                let line = format!("the console cannot use the cluster's TLS certificate: {e}");
+                let tx = self.tx.clone();
+                tokio::spawn(async move { tx.send(Msg::Supervised(line)).await });
+                None
+            }
+        };
         let (sql_tx, mut sql_rx) = mpsc::channel(64);
-        let sql = SqlSession::spawn(topo.credentials.clone(), SessionConfig::default(), sql_tx);
+        let sql = SqlSession::spawn_with_tls(
+            topo.credentials.clone(),
+            SessionConfig::default(),
+            tls.clone(),
+            sql_tx,
+        );
         let tx = self.tx.clone();
         tokio::spawn(async move {
             while let Some(ev) = sql_rx.recv().await {
@@ -221,6 +239,7 @@ impl Runner {
         self.services = Some(Services {
             cluster,
             sql,
+            tls,
             telemetry,
             _supervisor: supervisor,
         });
@@ -325,9 +344,7 @@ impl Runner {
                     older.abort();
                 }
                 let (tx, snapshots) = (self.tx.clone(), s.telemetry.snapshots.clone());
-                let query = PgQuery {
-                    credentials: topo.credentials.clone(),
-                };
+                let query = PgQuery::new(&topo, s.tls.clone());
                 self.judging = Some(tokio::spawn(async move {
                     let deadline = Instant::now() + patience;
                     loop {
@@ -354,8 +371,9 @@ impl Runner {
                 let tx = self.tx.clone();
                 let snapshots = s.telemetry.snapshots.clone();
                 let (read, creds) = (topo.endpoints.read, topo.credentials.clone());
+                let tls = s.tls.clone();
                 tokio::spawn(async move {
-                    let tally = served_by(read, &creds, connections).await;
+                    let tally = served_by(read, &creds, tls.as_ref(), connections).await;
                     let snap = snapshots.borrow().clone();
                     let result = if tally.by_address.is_empty() {
                         Err(tally

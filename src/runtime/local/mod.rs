@@ -92,15 +92,17 @@ impl LocalRuntime {
             socket: SocketLogin::Peer,
             clients: "127.0.0.0/8".into(),
             check_from: format!("{}/32", topo.proxy_source),
+            exposed: topo.exposure.tls,
             endpoint_logins: topo.exposure.endpoint_logins.clone(),
         };
         // Only a HAProxy with an address of its own can be told apart from the app.
         let shared = topo.proxy_source == std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
-        if !rules.endpoint_logins.is_empty() && shared {
+        if rules.exposed && shared {
             return Err(Error::new(
-                "endpoint_logins needs loopback aliases (127.0.0.x), which this machine lacks: \
-                 HAProxy and the app would share 127.0.0.1, and the rule meant for HAProxy \
-                 would refuse the app; use the Docker runtime instead",
+                "listening beyond loopback needs loopback aliases (127.0.0.x), which this \
+                 machine lacks: HAProxy and the app would share 127.0.0.1, and the rules meant \
+                 for what comes through HAProxy would refuse the app; use the Docker runtime \
+                 instead",
             ));
         }
         // The certificate goes in before the setting that makes the server read it.
@@ -108,6 +110,7 @@ impl LocalRuntime {
         if let Some(tls) = &tls {
             self.write_owned(&data.join(pgconf::SERVER_KEY), &tls.key_pem)?;
             self.write_owned(&data.join(pgconf::SERVER_CERT), &tls.cert_pem)?;
+            self.write_owned(&data.join(pgconf::SERVER_CA), &tls.ca_pem)?;
         }
         self.write_owned(
             &data.join(pgconf::TLS_CONF),

@@ -7,13 +7,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
-use tokio_postgres::tls::NoTlsStream;
 use tokio_postgres::{AsyncMessage, Client, Connection, NoTls, SimpleQueryMessage, Socket};
 
 use super::{APPLICATION_NAME, Actor, Shared};
 use crate::sql::errors::{chain, connect_error};
-use crate::sql::{Address, Endpoint, Notice, SqlError, SqlEvent, url};
+use crate::sql::tls::dialable;
+use crate::sql::{Address, Endpoint, Notice, SqlError, SqlEvent, Target, url};
 
 pub(super) struct Conn {
     pub(super) client: Client,
@@ -54,6 +55,7 @@ impl Actor {
     ) -> Result<(tokio_postgres::Config, Duration), String> {
         match &endpoint.address {
             Address::Socket(addr) => {
+                let addr = dialable(*addr);
                 let mut config = tokio_postgres::Config::new();
                 config
                     .host(addr.ip().to_string())
@@ -86,20 +88,34 @@ impl Actor {
         config: &tokio_postgres::Config,
     ) -> Result<Conn, SqlError> {
         let failed = |e: tokio_postgres::Error| connect_error(endpoint, &e);
-        let (client, connection) = config.connect(NoTls).await.map_err(|e| {
+        let refused = |e: tokio_postgres::Error| {
             let mut error = connect_error(endpoint, &e);
             if matches!(endpoint.address, Address::Url(_)) && error.hint.is_none() {
                 error.hint = url::failure_hint(config, &e);
             }
             error
-        })?;
+        };
         let ended = Arc::new(Mutex::new(None));
-        tokio::spawn(pump(
-            connection,
-            self.shared.clone(),
-            self.events.clone(),
-            ended.clone(),
-        ));
+        let (shared, events) = (self.shared.clone(), self.events.clone());
+        // Through HAProxy's endpoints beyond loopback the superuser is let in with the app's
+        // certificate only; nodes are reached on this machine, where the password does.
+        let tls = match endpoint.target {
+            Target::Write | Target::Read => self.tls.as_ref(),
+            Target::Node(_) | Target::Url(_) => None,
+        };
+        let client = match tls {
+            Some(tls) => {
+                let (client, connection) =
+                    config.connect(tls.connector()).await.map_err(refused)?;
+                tokio::spawn(pump(connection, shared, events, ended.clone()));
+                client
+            }
+            None => {
+                let (client, connection) = config.connect(NoTls).await.map_err(refused)?;
+                tokio::spawn(pump(connection, shared, events, ended.clone()));
+                client
+            }
+        };
 
         // A connection is served by one server for its whole life, so asking who serves it
         // once, here, answers for every run on it; asking after each run would fail inside an
@@ -125,8 +141,8 @@ impl Actor {
 
 /// Drives one connection and forwards what the server says on its own (NOTICE, WARNING,
 /// NOTIFY) as notices of the run in progress.
-async fn pump(
-    mut connection: Connection<Socket, NoTlsStream>,
+async fn pump<T: AsyncRead + AsyncWrite + Unpin>(
+    mut connection: Connection<Socket, T>,
     shared: Arc<Shared>,
     events: mpsc::Sender<SqlEvent>,
     ended: Arc<Mutex<Option<String>>>,

@@ -31,6 +31,7 @@ use self::connection::Conn;
 use super::errors::unsupported;
 pub use super::statements::{Statement, split_statements};
 pub use super::tags::command_tag;
+use super::tls::ClusterTls;
 pub use super::tx::{TxEffect, tx_after, tx_effect, tx_step, tx_step_error};
 use super::{Endpoint, Notice, SqlError, SqlEvent, TxState};
 use crate::settings::Credentials;
@@ -135,11 +136,23 @@ impl SqlSession {
         config: SessionConfig,
         events: mpsc::Sender<SqlEvent>,
     ) -> SqlSession {
+        Self::spawn_with_tls(creds, config, None, events)
+    }
+
+    /// Like [`SqlSession::spawn`], for a cluster whose endpoints speak TLS: connections to
+    /// `write` and `read` use `tls`; nodes and URLs are reached as before.
+    pub fn spawn_with_tls(
+        creds: Credentials,
+        config: SessionConfig,
+        tls: Option<ClusterTls>,
+        events: mpsc::Sender<SqlEvent>,
+    ) -> SqlSession {
         let (commands, inbox) = mpsc::channel(32);
         let shared = Arc::new(Shared::default());
         let actor = Actor {
             creds,
             config,
+            tls,
             events,
             shared: shared.clone(),
             sticky: None,
@@ -214,6 +227,7 @@ struct Gone;
 struct Actor {
     creds: Credentials,
     config: SessionConfig,
+    tls: Option<ClusterTls>,
     events: mpsc::Sender<SqlEvent>,
     shared: Arc<Shared>,
     sticky: Option<Conn>,
