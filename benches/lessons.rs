@@ -248,6 +248,7 @@ async fn checks(root: &Path) -> Result<(), String> {
             matches: "insert into".into(),
             outcome: RanOutcome::Success,
             target: Some(Target::Write),
+            session: None,
         }),
         Check::Telemetry(TelemetryCheck::StreamingReplicas(Compare {
             op: CmpOp::Ge,
@@ -260,6 +261,7 @@ async fn checks(root: &Path) -> Result<(), String> {
                 text: format!("INSERT INTO t VALUES ({i})"),
                 target: Target::Write,
                 sqlstate: None,
+                fresh: false,
             })
             .collect(),
         quiz_answer: None,

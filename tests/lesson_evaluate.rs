@@ -6,8 +6,8 @@ mod fixtures;
 use replica_lab::cluster::status::Role;
 use replica_lab::lesson::evaluate::{Attempt, Run, judge_local, rows, telemetry};
 use replica_lab::lesson::model::{
-    Bound, Check, CmpOp, Compare, Expect, ProxyBackend, ProxyStatus, Quiz, RanCheck, RanOutcome,
-    TelemetryCheck, WalStage,
+    Bound, Check, CmpOp, Compare, ConsoleMode, Expect, ProxyBackend, ProxyStatus, Quiz, RanCheck,
+    RanOutcome, TelemetryCheck, WalStage,
 };
 use replica_lab::sql::Target;
 
@@ -132,6 +132,7 @@ fn run(text: &str, sqlstate: Option<&str>) -> Run {
         text: text.into(),
         target: Target::Read,
         sqlstate: sqlstate.map(str::to_string),
+        fresh: false,
     }
 }
 
@@ -141,6 +142,7 @@ fn ran_checks_look_at_the_runs_of_the_step() {
         matches: "INSERT INTO".into(),
         outcome: RanOutcome::Sqlstate("25006".into()),
         target: None,
+        session: None,
     };
     let attempt = |runs: Vec<Run>| Attempt {
         runs,
@@ -173,6 +175,7 @@ fn ran_checks_can_ask_where_the_statement_ran() {
         matches: "select".into(),
         outcome: RanOutcome::Success,
         target: Some(Target::Read),
+        session: None,
     });
     let mut elsewhere = run("SELECT 1", None);
     elsewhere.target = Target::Write;
@@ -188,6 +191,38 @@ fn ran_checks_can_ask_where_the_statement_ran() {
         quiz_answer: None,
     };
     assert!(judge_local(&on_read, &a, None, None).expect("local").pass);
+}
+
+/// A step that teaches fresh connections (F7) is done by a run in fresh mode only.
+#[test]
+fn ran_checks_can_ask_for_the_console_mode() {
+    let fresh_only = Check::Ran(RanCheck {
+        matches: "inet_server_addr".into(),
+        outcome: RanOutcome::Success,
+        target: Some(Target::Read),
+        session: Some(ConsoleMode::Fresh),
+    });
+    let sticky = run("SELECT inet_server_addr()", None);
+    let a = Attempt {
+        runs: vec![sticky.clone()],
+        quiz_answer: None,
+    };
+    let v = judge_local(&fresh_only, &a, None, None).expect("local");
+    assert!(!v.pass);
+    assert!(v.detail.contains("press F7"), "{}", v.detail);
+    let fresh = Run {
+        fresh: true,
+        ..sticky
+    };
+    let a = Attempt {
+        runs: vec![fresh],
+        quiz_answer: None,
+    };
+    assert!(
+        judge_local(&fresh_only, &a, None, None)
+            .expect("local")
+            .pass
+    );
 }
 
 #[test]

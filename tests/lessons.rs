@@ -633,6 +633,7 @@ fn every_part_of_the_format_reads_into_the_model() {
                 matches: "INSERT".into(),
                 outcome: RanOutcome::Sqlstate("25006".into()),
                 target: Some(Target::Read),
+                session: None,
             }),
             Check::Telemetry(TelemetryCheck::StreamingReplicas(Compare {
                 op: CmpOp::Eq,
@@ -682,17 +683,19 @@ fn the_model_helpers_judge_what_they_see() {
         matches: "insert into".into(),
         outcome: RanOutcome::Sqlstate("25006".into()),
         target: None,
+        session: None,
     };
     let read = Target::Read;
-    assert!(ran.satisfied_by("INSERT INTO t VALUES (1)", &read, Some("25006")));
-    assert!(!ran.satisfied_by("INSERT INTO t VALUES (1)", &read, None));
-    assert!(!ran.satisfied_by("SELECT 1", &read, Some("25006")));
+    assert!(ran.satisfied_by("INSERT INTO t VALUES (1)", &read, Some("25006"), false));
+    assert!(!ran.satisfied_by("INSERT INTO t VALUES (1)", &read, None, false));
+    assert!(!ran.satisfied_by("SELECT 1", &read, Some("25006"), false));
     ran.target = Some(Target::Node("pg2".into()));
-    assert!(!ran.satisfied_by("INSERT INTO t VALUES (1)", &read, Some("25006")));
+    assert!(!ran.satisfied_by("INSERT INTO t VALUES (1)", &read, Some("25006"), false));
     assert!(ran.satisfied_by(
         "INSERT INTO t VALUES (1)",
         &Target::Node("pg2".into()),
-        Some("25006")
+        Some("25006"),
+        false
     ));
     assert!(ProxyStatus::Up.matches("UP 1/2"));
     assert!(!ProxyStatus::Up.matches("DOWN"));

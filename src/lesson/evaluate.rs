@@ -37,6 +37,8 @@ pub struct Run {
     pub target: Target,
     /// `None` when it succeeded.
     pub sqlstate: Option<String>,
+    /// It ran on a connection of its own (the console's fresh mode).
+    pub fresh: bool,
 }
 
 /// What the learner has done on the open step, as far as checks care.
@@ -80,7 +82,7 @@ pub fn ran(check: &RanCheck, runs: &[Run]) -> Verdict {
     };
     if runs
         .iter()
-        .any(|r| check.satisfied_by(&r.text, &r.target, r.sqlstate.as_deref()))
+        .any(|r| check.satisfied_by(&r.text, &r.target, r.sqlstate.as_deref(), r.fresh))
     {
         return Verdict::pass(happened);
     }
@@ -101,6 +103,14 @@ pub fn ran(check: &RanCheck, runs: &[Run]) -> Verdict {
         None => Verdict::fail(format!("not run{on} yet")),
         Some(last) if check.target.as_ref().is_some_and(|t| *t != last.target) => {
             Verdict::fail(format!("it ran on {}; run it{on}", last.target.label()))
+        }
+        Some(last) if check.session.is_some_and(|m| m.is_fresh() != last.fresh) => {
+            Verdict::fail(if last.fresh {
+                "it ran on a fresh connection; press F7 for the sticky session and run it again"
+            } else {
+                "it ran on the sticky session; press F7 for a fresh connection per run and run \
+                 it again"
+            })
         }
         Some(last) => Verdict::fail(format!(
             "it {}; it should {wanted}",

@@ -287,17 +287,27 @@ pub struct RanCheck {
     pub outcome: RanOutcome,
     /// Where the statement must have run (`write`, `read`, a node); anywhere when `None`.
     pub target: Option<Target>,
+    /// The console mode it must have run in, for a step that teaches the mode (pressing F7);
+    /// either when `None`.
+    pub session: Option<ConsoleMode>,
 }
 
 impl RanCheck {
-    /// Whether a statement the learner ran on `target`, and what became of it, satisfies
-    /// the check.
-    pub fn satisfied_by(&self, statement: &str, target: &Target, sqlstate: Option<&str>) -> bool {
+    /// Whether a statement the learner ran on `target` (on a connection of its own when
+    /// `fresh`), and what became of it, satisfies the check.
+    pub fn satisfied_by(
+        &self,
+        statement: &str,
+        target: &Target,
+        sqlstate: Option<&str>,
+        fresh: bool,
+    ) -> bool {
         let found = statement
             .to_lowercase()
             .contains(&self.matches.to_lowercase());
         found
             && self.target.as_ref().is_none_or(|t| t == target)
+            && self.session.is_none_or(|m| m.is_fresh() == fresh)
             && match &self.outcome {
                 RanOutcome::Success => sqlstate.is_none(),
                 RanOutcome::Sqlstate(code) => sqlstate == Some(code.as_str()),

@@ -102,6 +102,7 @@ pub(super) struct RawRanCheck {
     pub(super) sqlstate: Option<Spanned<String>>,
     pub(super) success: Option<Spanned<bool>>,
     pub(super) target: Option<Spanned<String>>,
+    pub(super) session: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

@@ -339,10 +339,15 @@ impl<'d, 'a> Parser<'d, 'a> {
             Some(t) => Some(self.step_target(t, &format!("{path}.target"))?),
             None => None,
         };
+        let session = match &raw.session {
+            Some(m) => Some(self.console_mode(m, &format!("{path}.session"))?),
+            None => None,
+        };
         Some(Check::Ran(RanCheck {
             matches: raw.matches.into_inner(),
             outcome,
             target,
+            session,
         }))
     }
 }

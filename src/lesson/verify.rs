@@ -67,9 +67,14 @@ impl Pass {
 
 /// The console mode `step` is done in when the console was left in `left` (by the pass, or
 /// by the last step that named one): the mode a step declares wins, as the app switches to
-/// it when the step opens.
+/// it when the step opens; else the mode a `ran` check asks for, which the learner sets
+/// (F7) as the step's text says.
 pub fn step_mode(step: &Step, left: Mode) -> Mode {
-    step.session.unwrap_or(left)
+    let asked = step.checks.iter().find_map(|c| match c {
+        Check::Ran(r) => r.session,
+        _ => None,
+    });
+    step.session.or(asked).unwrap_or(left)
 }
 
 /// The outcome of one step.

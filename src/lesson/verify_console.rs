@@ -30,10 +30,16 @@ pub struct Mark {
     started: u64,
 }
 
+/// A learner's run in flight: what it will be recorded as, and who waits for its end.
+struct Pending {
+    run: Run,
+    done: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
 #[derive(Default)]
 struct Ledger {
     next_id: u64,
-    pending: HashMap<u64, (String, Target, Option<tokio::sync::oneshot::Sender<()>>)>,
+    pending: HashMap<u64, Pending>,
     /// Runs of verify's own, not the learner's: only their end is awaited.
     quiet: HashMap<u64, tokio::sync::oneshot::Sender<()>>,
     /// Every run that ended, with the id it was started under.
@@ -62,15 +68,9 @@ impl Console {
                     if let Some(done) = l.quiet.remove(&id) {
                         let _ = done.send(());
                     }
-                    if let Some((text, target, done)) = l.pending.remove(&id) {
-                        l.runs.push((
-                            id,
-                            Run {
-                                text,
-                                target,
-                                sqlstate: error.map(|e| e.sqlstate.unwrap_or_default()),
-                            },
-                        ));
+                    if let Some(Pending { mut run, done }) = l.pending.remove(&id) {
+                        run.sqlstate = error.map(|e| e.sqlstate.unwrap_or_default());
+                        l.runs.push((id, run));
                         if let Some(done) = done {
                             let _ = done.send(());
                         }
@@ -132,18 +132,30 @@ impl Console {
             }
         };
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let reconnect = matches!(endpoint.address, Address::Url(_));
+        let fresh = !reconnect && self.mode() == Mode::Fresh;
         let id = {
             let mut l = ledger(&self.state);
             l.next_id += 1;
             let id = l.next_id;
-            let recorded = (text.to_string(), endpoint.target.clone(), Some(done_tx));
-            l.pending.insert(id, recorded);
+            let run = Run {
+                text: text.to_string(),
+                target: endpoint.target.clone(),
+                sqlstate: None,
+                fresh,
+            };
+            l.pending.insert(
+                id,
+                Pending {
+                    run,
+                    done: Some(done_tx),
+                },
+            );
             id
         };
-        if matches!(endpoint.address, Address::Url(_)) {
+        if reconnect {
             self.session.reconnect(id, endpoint, sql).await;
         } else {
-            let fresh = self.mode() == Mode::Fresh;
             self.session.run(id, endpoint, sql, fresh).await;
         }
         Ok(done_rx)

@@ -129,6 +129,8 @@ pub struct Console {
     pub history_pos: Option<usize>,
     /// The text and target of the run in flight, for the tutorial's `ran` checks.
     pub running_text: (String, Target),
+    /// The run in flight has a connection of its own (fresh mode, not a `\connect`).
+    pub running_fresh: bool,
 }
 
 impl Console {
@@ -222,6 +224,7 @@ impl State {
                 history: Vec::new(),
                 history_pos: None,
                 running_text: (String::new(), Target::Write),
+                running_fresh: false,
             },
             dash: Dashboard::default(),
             theme,

@@ -99,7 +99,8 @@ pub fn update(state: &mut State, keys: &Keymap, msg: Msg) -> Vec<Effect> {
             match finished {
                 Some(sqlstate) => {
                     let (text, target) = state.console.running_text.clone();
-                    course::on_run_finished(state, text, target, sqlstate)
+                    let fresh = state.console.running_fresh;
+                    course::on_run_finished(state, text, target, sqlstate, fresh)
                 }
                 None => Vec::new(),
             }

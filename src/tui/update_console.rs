@@ -172,6 +172,7 @@ pub(super) fn run(state: &mut State) -> Vec<Effect> {
     let id = c.runs.advance();
     c.running = Some(id);
     c.running_text = (trimmed.to_string(), c.target.clone());
+    c.running_fresh = c.fresh && !reconnect;
     // The run counts for the step open now, not for one opened while it runs.
     state.course.run_round = state.course.round.current();
     c.output = Output::default();

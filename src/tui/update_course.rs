@@ -198,6 +198,7 @@ pub fn on_run_finished(
     text: String,
     target: crate::sql::Target,
     sqlstate: Option<String>,
+    fresh: bool,
 ) -> Vec<Effect> {
     let c = &state.course;
     if c.step().is_none() {
@@ -208,6 +209,7 @@ pub fn on_run_finished(
         text,
         target,
         sqlstate,
+        fresh,
     });
     if let Some(class) = &mut state.class {
         class.check_asked = true;

@@ -31,11 +31,25 @@ fn a_finished_run_is_recorded_with_its_target_and_sqlstate() {
             text: "INSERT INTO t VALUES (1);".into(),
             target: Target::Write,
             sqlstate: None,
+            fresh: false,
         }]
     );
     // Judged with the step's patience: its largest `within`.
     assert_eq!(effects, [judge_sql(judging(&s), Duration::from_secs(10))]);
     assert_eq!(s.course.checks[0], judged(true, "it succeeded"));
+}
+
+/// A run in fresh mode (F7) is recorded as one, for checks that teach the mode.
+#[test]
+fn a_run_in_fresh_mode_is_recorded_as_fresh() {
+    let mut s = on_first_step();
+    press(&mut s, KeyCode::F(7));
+    assert!(s.console.fresh);
+    type_sql(&mut s, "INSERT INTO t VALUES (3);");
+    press(&mut s, KeyCode::F(5));
+    send(&mut s, finished(1, None));
+    assert_eq!(s.course.attempt.runs.len(), 1);
+    assert!(s.course.attempt.runs[0].fresh);
 }
 
 #[test]
@@ -52,6 +66,7 @@ fn a_run_elsewhere_or_failing_does_not_satisfy_the_ran_check() {
             text: "insert into t values (2);".into(),
             target: Target::Read,
             sqlstate: Some("25006".into()),
+            fresh: false,
         }]
     );
     assert_eq!(
