@@ -146,8 +146,11 @@ fn a_learner_walks_through_lesson_two() {
         s.contains("Open 02-write-read now?")
     });
     app.send(b"y");
-    let screen = app.wait_for(Duration::from_secs(20), "step 1 of lesson 2", |s| {
-        s.contains("Step 1/4") && s.contains("CREATE TABLE IF NOT EXISTS replication_test")
+    // Opening a lesson may make the cluster anew; F5 waits for that (the app says so).
+    let screen = app.wait_for(Duration::from_secs(60), "step 1 of lesson 2, ready", |s| {
+        s.contains("Step 1/4")
+            && s.contains("CREATE TABLE IF NOT EXISTS replication_test")
+            && !s.contains("preparing:")
     });
     assert!(screen.contains("SQL → write"), "{screen}");
 

@@ -32,8 +32,11 @@ impl CheckState {
 /// Something the cluster is doing for the tutorial; checks wait for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Busy {
-    /// Lesson and step setup actions.
+    /// Lesson and step setup actions, on the cluster as it is.
     Preparing(String),
+    /// A lesson's start, which makes the cluster anew first unless it is already as the
+    /// lesson starts (the lesson's id).
+    Starting(String),
     /// The cluster is being made anew for a lesson's start.
     Recreating(String),
     /// The step's solution actions.
@@ -44,6 +47,7 @@ impl Busy {
     pub fn label(&self) -> String {
         match self {
             Busy::Preparing(what) => format!("preparing: {what}"),
+            Busy::Starting(lesson) => format!("preparing: {lesson} setup"),
             Busy::Recreating(lesson) => {
                 format!("starting {lesson} on a fresh cluster (a few seconds)")
             }

@@ -6,6 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::editor::Editor;
 use super::msg::Effect;
 use super::state::{Focus, Output, Overlay, ServedBy, State};
+use crate::lesson::course::Busy;
 use crate::sql::history::search;
 use crate::sql::meta::{self, Meta};
 use crate::sql::{SqlEvent, Target};
@@ -101,6 +102,16 @@ pub(super) fn history_search_key(state: &mut State, k: KeyEvent) -> Vec<Effect> 
 
 /// F5: a backslash command is handled here or turned into SQL; SQL goes to the session.
 pub(super) fn run(state: &mut State) -> Vec<Effect> {
+    // While a lesson starts, its cluster may be made anew: a run would land on the cluster
+    // about to be replaced, and what it did would be lost without a word. (A step's setup
+    // runs on the cluster as it is; runs made meanwhile count once it is done.)
+    if let Some(busy @ (Busy::Starting(_) | Busy::Recreating(_))) = &state.course.busy {
+        state.console.output.info = Some(format!(
+            "not run: wait for the lesson ({}), then press F5 again",
+            busy.label()
+        ));
+        return Vec::new();
+    }
     let c = &mut state.console;
     let text = c.editor.text();
     let trimmed = text.trim();

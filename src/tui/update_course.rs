@@ -102,7 +102,7 @@ pub fn open(state: &mut State, l: usize, s: usize, starting: bool, fresh: Fresh)
                     .join(", "),
             )
         } else {
-            Busy::Preparing(format!("{} setup", lesson.id))
+            Busy::Starting(lesson.id.clone())
         });
         effects.push(Effect::Prepare {
             round: c.round.current(),

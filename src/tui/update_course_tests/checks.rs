@@ -39,6 +39,22 @@ fn a_finished_run_is_recorded_with_its_target_and_sqlstate() {
     assert_eq!(s.course.checks[0], judged(true, "it succeeded"));
 }
 
+/// F5 while a lesson starts, which may make its cluster anew, would run on a cluster about
+/// to be replaced: it is refused with a word, and runs once the lesson is ready.
+#[test]
+fn a_run_waits_for_the_lesson_to_start() {
+    let mut s = on_first_step();
+    s.course.busy = Some(Busy::Starting("01-basics".into()));
+    type_sql(&mut s, "INSERT INTO t VALUES (4);");
+    assert_eq!(press(&mut s, KeyCode::F(5)), []);
+    assert_eq!(s.console.running, None);
+    let said = s.console.output.info.clone().unwrap_or_default();
+    assert!(said.starts_with("not run: wait for the lesson"), "{said}");
+    s.course.busy = None;
+    assert!(!press(&mut s, KeyCode::F(5)).is_empty());
+    assert!(s.console.running.is_some());
+}
+
 /// A run in fresh mode (F7) is recorded as one, for checks that teach the mode.
 #[test]
 fn a_run_in_fresh_mode_is_recorded_as_fresh() {

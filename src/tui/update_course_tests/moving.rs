@@ -120,7 +120,7 @@ fn a_lesson_whose_prerequisite_is_unfinished_asks_first() {
         &effects[1],
         Effect::Prepare { fresh: Fresh::IfChanged, lesson, .. } if lesson == "02-next"
     ));
-    assert_eq!(s.course.busy, Some(Busy::Preparing("02-next setup".into())));
+    assert_eq!(s.course.busy, Some(Busy::Starting("02-next".into())));
 }
 
 #[test]
