@@ -7,20 +7,57 @@ use support::{Rt, TestCluster};
 
 #[test]
 fn every_shipped_lesson_is_sound_on_a_real_cluster() {
-    let c = TestCluster::new("t-verify", 104, Rt::Local);
     // The lessons are written for the default cluster: a primary and three replicas. Each
     // check must fail before its step and pass after, and hold however the learner gets
     // there: the solution run twice, first on a wrong target, and the lesson in fresh mode.
-    let out = c.cmd(&["lessons", "verify"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // Two clusters take every other lesson each, side by side: most of a lesson's time is
+    // waiting for servers, and one after another the whole takes about eight minutes.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .expect("the lessons folder")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
     let lessons = replica_lab::lesson::builtin_lessons().expect("the shipped lessons");
-    let n = lessons.len();
-    assert!(
-        stdout.contains(&format!("{n} of {n} lessons sound")),
-        "{stdout}"
+    assert_eq!(
+        files.len(),
+        lessons.len(),
+        "every shipped lesson has its file"
     );
+    let halves: [(u8, Vec<&std::path::PathBuf>); 2] = [
+        (104, files.iter().step_by(2).collect()),
+        (116, files.iter().skip(1).step_by(2).collect()),
+    ];
+    let stdout: String = std::thread::scope(|s| {
+        let runs: Vec<_> = halves
+            .iter()
+            .map(|(slot, files)| {
+                s.spawn(move || {
+                    let c = TestCluster::new(&format!("t-verify-{slot}"), *slot, Rt::Local);
+                    let mut said = String::new();
+                    for file in files {
+                        let path = file.to_str().expect("a UTF-8 path");
+                        let out = c.cmd(&["lessons", "verify", path]);
+                        let stdout = String::from_utf8_lossy(&out.stdout);
+                        let stderr = String::from_utf8_lossy(&out.stderr);
+                        assert!(out.status.success(), "{stdout}\n{stderr}");
+                        assert!(stdout.contains("1 of 1 lessons sound"), "{stdout}");
+                        said.push_str(&stdout);
+                    }
+                    // Verify removes its cluster.
+                    assert!(
+                        c.fails(&["status"]).contains("no cluster named"),
+                        "the cluster was left behind"
+                    );
+                    said
+                })
+            })
+            .collect();
+        runs.into_iter()
+            .map(|r| r.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
     for lesson in &lessons {
         for step in &lesson.steps {
             assert!(
@@ -31,11 +68,6 @@ fn every_shipped_lesson_is_sound_on_a_real_cluster() {
             );
         }
     }
-    // Verify removes its cluster.
-    assert!(
-        c.fails(&["status"]).contains("no cluster named"),
-        "the cluster was left behind"
-    );
 }
 
 const HOLLOW: &str = r#"
