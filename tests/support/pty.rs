@@ -71,6 +71,41 @@ impl Pty {
         }
     }
 
+    /// What the box whose top border begins with `title` holds inside its border; `None`
+    /// while no such box is on screen.
+    pub fn pane(&self, title: &str) -> Option<String> {
+        let p = self.screen.lock().ok()?;
+        let screen = p.screen();
+        let (rows, cols) = screen.size();
+        let at = |r: u16, c: u16| {
+            screen
+                .cell(r, c)
+                .map(|cell| cell.contents().to_string())
+                .unwrap_or_default()
+        };
+        let line = |r: u16, from: u16, to: u16| (from..to).map(|c| at(r, c)).collect::<String>();
+        let heading = format!(" {title}");
+        for r in 0..rows {
+            for c in 0..cols {
+                if !matches!(at(r, c).as_str(), "╭" | "┏")
+                    || !line(r, c + 1, cols).starts_with(&heading)
+                {
+                    continue;
+                }
+                let Some(right) = (c + 1..cols).find(|&x| matches!(at(r, x).as_str(), "╮" | "┓"))
+                else {
+                    continue;
+                };
+                let inside = (r + 1..rows)
+                    .take_while(|&y| matches!(at(y, c).as_str(), "│" | "┃"))
+                    .map(|y| line(y, c + 1, right))
+                    .collect::<Vec<_>>();
+                return Some(inside.join("\n"));
+            }
+        }
+        None
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         self.writer.write_all(bytes).expect("write to the pty");
         self.writer.flush().expect("flush");
