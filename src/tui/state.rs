@@ -131,6 +131,9 @@ pub struct Console {
     pub running_text: (String, Target),
     /// The run in flight has a connection of its own (fresh mode, not a `\connect`).
     pub running_fresh: bool,
+    /// F5 was pressed while the lesson was being prepared: the editor's text runs when it is
+    /// ready.
+    pub queued_run: bool,
 }
 
 impl Console {
@@ -225,6 +228,7 @@ impl State {
                 history_pos: None,
                 running_text: (String::new(), Target::Write),
                 running_fresh: false,
+                queued_run: false,
             },
             dash: Dashboard::default(),
             theme,

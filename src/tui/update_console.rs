@@ -102,14 +102,21 @@ pub(super) fn history_search_key(state: &mut State, k: KeyEvent) -> Vec<Effect> 
 
 /// F5: a backslash command is handled here or turned into SQL; SQL goes to the session.
 pub(super) fn run(state: &mut State) -> Vec<Effect> {
-    // While a lesson starts, its cluster may be made anew: a run would land on the cluster
-    // about to be replaced, and what it did would be lost without a word. (A step's setup
-    // runs on the cluster as it is; runs made meanwhile count once it is done.)
-    if let Some(busy @ (Busy::Starting(_) | Busy::Recreating(_))) = &state.course.busy {
-        state.console.output.info = Some(format!(
-            "not run: wait for the lesson ({}), then press F5 again",
-            busy.label()
-        ));
+    // While a lesson starts its cluster may be made anew, and a run would land on the
+    // cluster about to be replaced; while a step's setup runs, a run could come before it (a
+    // replay not paused yet) and make the step impossible. Either way what it did would be
+    // lost without a word, so it waits and runs when the lesson is ready. The solution's own
+    // actions do not hold it up.
+    if let Some(busy @ (Busy::Starting(_) | Busy::Recreating(_) | Busy::Preparing(_))) =
+        &state.course.busy
+    {
+        if !state.console.editor.text().trim().is_empty() {
+            state.console.queued_run = true;
+            state.console.output.info = Some(format!(
+                "waiting for the lesson ({}): this runs as soon as it is ready",
+                busy.label()
+            ));
+        }
         return Vec::new();
     }
     let c = &mut state.console;

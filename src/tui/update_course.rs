@@ -55,8 +55,10 @@ pub fn open(state: &mut State, l: usize, s: usize, starting: bool, fresh: Fresh)
     if let Some(class) = &mut state.class {
         class.new_step();
     }
+    // Whatever the previous step was waiting for is no longer this step's business, nor is
+    // a run that waited for its setup.
+    state.console.queued_run = false;
     let c = &mut state.course;
-    // Whatever the previous step was waiting for is no longer this step's business.
     c.busy = None;
     c.opened_at = Some(now.at);
     c.progress.current_lesson = Some(lesson.id.clone());
@@ -298,7 +300,11 @@ pub fn on_prepared(state: &mut State, round: u64, result: Result<String, String>
     let wait = c
         .step()
         .map_or(Duration::ZERO, |s| patience(s, Duration::from_secs(5)));
-    judge(state, wait)
+    let mut effects = judge(state, wait);
+    if std::mem::take(&mut state.console.queued_run) {
+        effects.extend(super::update_console::run(state));
+    }
+    effects
 }
 
 /// The cluster made anew for round `round` is attached: its actions run on it now. When it

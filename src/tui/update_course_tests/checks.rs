@@ -40,19 +40,30 @@ fn a_finished_run_is_recorded_with_its_target_and_sqlstate() {
 }
 
 /// F5 while a lesson starts, which may make its cluster anew, would run on a cluster about
-/// to be replaced: it is refused with a word, and runs once the lesson is ready.
+/// to be replaced: it waits, says so, and runs once the lesson is ready.
 #[test]
 fn a_run_waits_for_the_lesson_to_start() {
     let mut s = on_first_step();
+    let round = s.course.round.current();
     s.course.busy = Some(Busy::Starting("01-basics".into()));
     type_sql(&mut s, "INSERT INTO t VALUES (4);");
     assert_eq!(press(&mut s, KeyCode::F(5)), []);
     assert_eq!(s.console.running, None);
     let said = s.console.output.info.clone().unwrap_or_default();
-    assert!(said.starts_with("not run: wait for the lesson"), "{said}");
-    s.course.busy = None;
-    assert!(!press(&mut s, KeyCode::F(5)).is_empty());
+    assert!(said.starts_with("waiting for the lesson"), "{said}");
+    let effects = send(
+        &mut s,
+        Msg::Prepared {
+            round,
+            result: Ok(String::new()),
+        },
+    );
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::RunSql { .. })),
+        "{effects:?}"
+    );
     assert!(s.console.running.is_some());
+    assert!(!s.console.queued_run);
 }
 
 /// A run in fresh mode (F7) is recorded as one, for checks that teach the mode.
