@@ -46,8 +46,6 @@ impl Walk {
                 cmd.env(k, v);
             }
         }
-        // The console's history and the app's log stay with the test's cluster.
-        cmd.env("XDG_STATE_HOME", c.data_dir.join("state"));
         let app = Pty::spawn(cmd, 50, 160);
         let w = Walk { app, syncs: 0 };
         w.wait(CLUSTER, "lesson 1 open on a running cluster", |s| {

@@ -139,6 +139,8 @@ impl TestCluster {
             .env("REPLICA_LAB_POSTGRES_IMAGE", PG_IMAGE)
             .env("REPLICA_LAB_HAPROXY_IMAGE", PROXY_IMAGE)
             .env("XDG_CONFIG_HOME", self.data_dir.join("no-config"))
+            // The console's history and the app's log stay in the test's folder.
+            .env("XDG_STATE_HOME", self.data_dir.join("state"))
             .env("REPLICA_LAB_PROGRESS_DIR", self.data_dir.join("progress"))
             .env("REPLICA_LAB_LEARNER", "tester");
         c
