@@ -3,6 +3,9 @@
 //! the running cluster uses (PSS); and the same figures for `benches/sequential-baseline.sh`,
 //! which builds the same cluster the straightforward way, one step after another.
 //!
+//! The first round makes the scratch folder's template; later rounds are copied from it, and
+//! the comparison shows both kinds of `up` against the baseline.
+//!
 //! A report, not a test: nothing is asserted about the figures. Every round runs the app,
 //! then the baseline, on the same addresses (127.0.0.1:5435, :5436, :8404 and
 //! 127.0.0.11..14:5432), so nothing else may listen there; the bench says so and stops when
@@ -571,6 +574,26 @@ fn main() -> ExitCode {
             println!("  {what:<28} {a:>10.2} {b:>10.2} {:>14.2}", b / a);
         }
         println!("  (a ratio above 1 means the app is faster, or for PSS uses less memory)");
+        // The first round makes the data folder's template; the later ones are copied from it.
+        let copied = |yes: bool| -> Vec<f64> {
+            apps.iter()
+                .filter(|a| a.phases.iter().any(|(n, _)| n == "copy the template") == yes)
+                .map(|a| a.up)
+                .collect()
+        };
+        for (what, ups) in [
+            ("app up copied from the template", copied(true)),
+            ("app up from scratch", copied(false)),
+        ] {
+            if !ups.is_empty() {
+                let m = median(&ups);
+                println!(
+                    "  {what:<34} {m:>6.2} s median of {}, app/baseline {:.2}",
+                    ups.len(),
+                    m / base_up
+                );
+            }
+        }
     }
 
     finish(&failures, busy)

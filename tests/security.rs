@@ -136,8 +136,12 @@ async fn a_local_user_gets_nothing_from_a_local_cluster() {
     let status = t.status();
     let nodes = ["pg1", "pg2", "pg3"];
 
-    // Files: nothing readable, every secret file the owner's alone.
+    // Files: nothing readable, every secret file the owner's alone; the template the
+    // cluster kept (its passwords' hashes, a replica's conninfo) included.
     assert_eq!(intruder.readable_files(&dir), Vec::<String>::new());
+    let templates = t.data_dir.join("templates");
+    assert!(templates.is_dir(), "no template kept");
+    assert_eq!(intruder.readable_files(&templates), Vec::<String>::new());
     assert_eq!(mode(&dir), 0o700);
     assert_eq!(mode(&dir.join("cluster.toml")), 0o600);
     let secrets = secret_files(&dir);

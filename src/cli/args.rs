@@ -160,6 +160,13 @@ pub enum Command {
         #[arg(long)]
         keep_data: bool,
     },
+    /// Make the cluster anew with the settings it has (the replica count of a `scale`
+    /// included): every row, setting, slot and failover since is gone. Copied from the
+    /// template of its shape where there is one.
+    Reset {
+        #[command(flatten)]
+        name: NameFlag,
+    },
     /// Show nodes, roles, replication lag and HAProxy's view.
     Status {
         #[command(flatten)]

@@ -56,6 +56,15 @@ pub async fn down(name: &NameFlag, keep_data: bool) -> Result<()> {
     }
 }
 
+pub async fn reset(name: &NameFlag) -> Result<()> {
+    // The cluster comes back with the settings it was made with, not today's defaults.
+    let settings = open(&load_settings(name)?).await?.record.settings;
+    let started = Instant::now();
+    remove(&settings, false).await?;
+    let cluster = bring_up(&settings, report_to_stderr(), Some(pull_bar())).await?;
+    print_ready(&cluster.topology(), cluster.kind(), started)
+}
+
 pub async fn scale(name: &NameFlag, replicas: u8) -> Result<()> {
     if !(MIN_REPLICAS..=MAX_REPLICAS).contains(&replicas) {
         return Err(Error::new(format!(

@@ -54,6 +54,7 @@ pub async fn run(cli: Cli) -> Result<Next> {
     match command {
         Command::Up(flags) => cluster::up(&flags).await,
         Command::Down { name, keep_data } => cluster::down(&name, keep_data).await,
+        Command::Reset { name } => cluster::reset(&name).await,
         Command::Status {
             name,
             json,

@@ -10,6 +10,7 @@ pub mod probe;
 pub mod promote;
 pub mod repair;
 pub mod supervise;
+pub mod template;
 pub mod up;
 
 use std::path::PathBuf;

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::template::Template;
 use super::{Cluster, Progress};
 use crate::cluster::admin::Admin;
 use crate::cluster::status::{NodeState, NodeStatus, Role, unsettled};
@@ -13,7 +14,11 @@ const READY_TIMEOUT: Duration = Duration::from_secs(90);
 const POLL: Duration = Duration::from_millis(150);
 
 impl Cluster {
-    async fn phase<T>(&self, name: &str, fut: impl Future<Output = Result<T>>) -> Result<T> {
+    pub(super) async fn phase<T>(
+        &self,
+        name: &str,
+        fut: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
         let start = Instant::now();
         let out = fut.await?;
         self.report(Progress::Phase {
@@ -27,20 +32,51 @@ impl Cluster {
         Ok(Admin::tcp(self.rt.client_addr(node), &topo.credentials, "postgres").await?)
     }
 
-    /// Creates the cluster from nothing: pg1 as primary, the others cloned from it in
-    /// parallel while HAProxy starts; returns once every replica streams and HAProxy's
-    /// checks agree with the roles.
+    /// Creates the cluster: copied from the template for its shape where there is one,
+    /// otherwise from nothing (keeping a template on the way); returns once every replica
+    /// streams and HAProxy's checks agree with the roles.
     pub(super) async fn create(&self) -> Result<()> {
         let topo = self.topology();
+        self.rt.prepare(&topo).await?;
+        self.record.save(&self.dir)?;
+        let template = Template::for_cluster(&self.root, &self.record.settings, self.rt.as_ref());
+        let copied = match template.as_ref().filter(|t| t.exists()) {
+            Some(t) => match self.create_from(t, &topo).await {
+                Ok(()) => true,
+                Err(e) => {
+                    self.note(format!("{e}; making the cluster from scratch"));
+                    false
+                }
+            },
+            None => false,
+        };
+        if !copied {
+            self.create_from_scratch(&topo, template.as_ref()).await?;
+        }
+        self.phase(
+            "streaming and haproxy checks settled",
+            self.wait_ready(&topo),
+        )
+        .await?;
+        let mut done = self.record.clone();
+        done.complete = true;
+        done.save(&self.dir)
+    }
+
+    /// pg1 by initdb, the others cloned from it in parallel while HAProxy starts; the
+    /// template, when one is to be made, is taken before the clones.
+    async fn create_from_scratch(
+        &self,
+        topo: &Topology,
+        template: Option<&Template>,
+    ) -> Result<()> {
         let (primary, replicas) = topo
             .nodes
             .split_first()
             .ok_or_else(|| Error::new("a cluster needs at least one node"))?;
-        self.rt.prepare(&topo).await?;
-        self.record.save(&self.dir)?;
         self.phase(
             &format!("initdb {}", primary.name),
-            self.rt.init_primary(primary, &topo),
+            self.rt.init_primary(primary, topo),
         )
         .await?;
         self.phase(
@@ -57,21 +93,17 @@ impl Cluster {
             Ok(())
         })
         .await?;
+        if let Some(template) = template {
+            self.make_template(template, primary).await?;
+        }
         let clones = self.phase("clone and start replicas", async {
-            let all = replicas.iter().map(|r| self.add_replica(r, primary, &topo));
+            let all = replicas.iter().map(|r| self.add_replica(r, primary, topo));
             futures::future::try_join_all(all).await.map(|_| ())
         });
-        let proxy_config = self.rt.proxy_config(&topo);
+        let proxy_config = self.rt.proxy_config(topo);
         let proxy = self.phase("start haproxy", self.rt.apply_proxy(&proxy_config));
         tokio::try_join!(clones, proxy)?;
-        self.phase(
-            "streaming and haproxy checks settled",
-            self.wait_ready(&topo),
-        )
-        .await?;
-        let mut done = self.record.clone();
-        done.complete = true;
-        done.save(&self.dir)
+        Ok(())
     }
 
     /// Clones `node` from `primary`, points it there and starts it.

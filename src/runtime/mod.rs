@@ -143,6 +143,32 @@ pub trait ClusterRuntime: Send + Sync {
         Ok(false)
     }
 
+    /// What a copy of a node's data made here depends on besides the cluster's settings (the
+    /// server programs, the account that owns the files), as text to tell copies apart;
+    /// `None` where [`ClusterRuntime::keep_copy`] and [`ClusterRuntime::put_back`] do not
+    /// work, which is where the nodes' data is not in the cluster's folder.
+    fn copies_shape(&self) -> Option<String> {
+        None
+    }
+
+    /// Copies the stopped node's data into the folder `dest`.
+    async fn keep_copy(&self, node: &NodeSpec, _dest: &Path) -> Result<()> {
+        Err(Error::new(format!(
+            "this runtime keeps no copies of {}'s data",
+            node.name
+        )))
+    }
+
+    /// Kills the node, however it is, and puts the copy [`ClusterRuntime::keep_copy`] made
+    /// in `src` in place of its data; the server is not started. For a `standby` the copy's
+    /// replication slots are left out: they are the primary's.
+    async fn put_back(&self, node: &NodeSpec, _src: &Path, _standby: bool) -> Result<()> {
+        Err(Error::new(format!(
+            "this runtime keeps no copies of {}'s data",
+            node.name
+        )))
+    }
+
     /// Stops everything of the cluster; removes its data unless `keep_data`.
     async fn destroy(&self, keep_data: bool) -> Result<()>;
 }

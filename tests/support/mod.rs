@@ -60,6 +60,9 @@ pub struct TestCluster {
     pub slot: u8,
     pub rt: Rt,
     pub data_dir: PathBuf,
+    /// Whether dropping the handle removes `data_dir` (not for a cluster [`TestCluster::beside`]
+    /// another).
+    owns_dir: bool,
 }
 
 /// Where test clusters live: readable by the unprivileged server account when run as root.
@@ -86,8 +89,23 @@ impl TestCluster {
             slot,
             rt,
             data_dir: test_root().join(name),
+            owns_dir: true,
         };
         // A previous run killed mid-test may have left this cluster behind.
+        let _ = t.cmd(&["down"]);
+        t
+    }
+
+    /// Another cluster in this one's data folder, so it shares its templates, on slot
+    /// `slot`. Dropping it removes only its own cluster: declare it after this one.
+    pub fn beside(&self, name: &str, slot: u8) -> TestCluster {
+        let t = TestCluster {
+            name: name.to_string(),
+            slot,
+            rt: self.rt,
+            data_dir: self.data_dir.clone(),
+            owns_dir: false,
+        };
         let _ = t.cmd(&["down"]);
         t
     }
@@ -248,7 +266,9 @@ impl TestCluster {
 impl Drop for TestCluster {
     fn drop(&mut self) {
         let _ = self.cmd(&["down"]);
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if self.owns_dir {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
     }
 }
 

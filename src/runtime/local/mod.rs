@@ -2,6 +2,7 @@
 //! its own loopback address, HAProxy as a daemon with its runtime API on a unix socket.
 
 mod as_user;
+mod copies;
 mod network;
 
 use std::net::SocketAddr;
@@ -519,6 +520,18 @@ impl ClusterRuntime for LocalRuntime {
 
     async fn proxy_running(&self) -> Result<bool> {
         Ok(self.haproxy_pid().is_some())
+    }
+
+    fn copies_shape(&self) -> Option<String> {
+        self.shape()
+    }
+
+    async fn keep_copy(&self, node: &NodeSpec, dest: &Path) -> Result<()> {
+        self.copy_data_to(node, dest).await
+    }
+
+    async fn put_back(&self, node: &NodeSpec, src: &Path, standby: bool) -> Result<()> {
+        self.data_from(node, src, standby).await
     }
 
     async fn destroy(&self, keep_data: bool) -> Result<()> {
