@@ -22,6 +22,7 @@ use super::{Cluster, Progress};
 use crate::cluster::topology::{NodeSpec, Topology};
 use crate::error::{Error, Result};
 use crate::runtime::ClusterRuntime;
+use crate::runtime::process::pid_exists;
 use crate::settings::Settings;
 
 /// Marks a whole template; written last.
@@ -84,6 +85,23 @@ impl Template {
 
 fn made_by() -> String {
     format!("replica-lab {}\n", env!("CARGO_PKG_VERSION"))
+}
+
+/// Copies under way in processes that are gone (a killed `up`): never to be finished.
+fn remove_abandoned_parts(templates: Option<&Path>) {
+    let Some(entries) = templates.and_then(|t| std::fs::read_dir(t).ok()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.rsplit_once(".part-"))
+            .and_then(|(_, pid)| pid.parse::<i32>().ok());
+        if pid.is_some_and(|pid| !pid_exists(pid)) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn remove_if_there(dir: &Path) -> Result<()> {
@@ -188,6 +206,7 @@ impl Cluster {
             .dir
             .with_extension(format!("part-{}", std::process::id()));
         remove_if_there(&part)?;
+        remove_abandoned_parts(template.dir.parent());
         let copied = async {
             self.rt.keep_copy(primary, &part.join("primary")).await?;
             std::fs::write(part.join(MADE_BY), made_by())
@@ -205,5 +224,25 @@ impl Cluster {
         });
         let _ = remove_if_there(&part);
         placed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_copies_of_processes_that_are_gone_are_removed() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let gone = dir.path().join("abc.part-999999999");
+        let mine = dir.path().join(format!("abc.part-{}", std::process::id()));
+        let whole = dir.path().join("abc");
+        for d in [&gone, &mine, &whole] {
+            std::fs::create_dir(d).expect("make a folder");
+        }
+        remove_abandoned_parts(Some(dir.path()));
+        assert!(!gone.exists());
+        assert!(mine.exists(), "a copy under way was removed");
+        assert!(whole.exists(), "a template was removed");
     }
 }
