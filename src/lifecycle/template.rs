@@ -28,21 +28,19 @@ use crate::settings::Settings;
 /// Marks a whole template; written last.
 const MADE_BY: &str = "made-by";
 
-/// The folder of templates in a data folder.
-pub fn templates_dir(root: &Path) -> PathBuf {
-    root.join("templates")
-}
-
 /// Where the template for clusters like `settings` on `rt` is, or would be.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Template {
+pub(super) struct Template {
     dir: PathBuf,
 }
 
 impl Template {
     /// `None` where the runtime keeps no copies. The folder's name is a digest of the
     /// shape: it holds the passwords, which stay out of file names.
-    pub fn for_cluster(root: &Path, settings: &Settings, rt: &dyn ClusterRuntime) -> Option<Self> {
+    pub(super) fn for_cluster(
+        root: &Path,
+        settings: &Settings,
+        rt: &dyn ClusterRuntime,
+    ) -> Option<Self> {
         let runtime = rt.copies_shape()?;
         let mut digest = Sha256::new();
         for part in [
@@ -64,12 +62,12 @@ impl Template {
             .map(|b| format!("{b:02x}"))
             .collect();
         Some(Template {
-            dir: templates_dir(root).join(name),
+            dir: root.join("templates").join(name),
         })
     }
 
     /// Whether the template was made whole.
-    pub fn exists(&self) -> bool {
+    pub(super) fn exists(&self) -> bool {
         self.dir.join(MADE_BY).is_file()
     }
 

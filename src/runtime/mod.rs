@@ -159,9 +159,10 @@ pub trait ClusterRuntime: Send + Sync {
         )))
     }
 
-    /// Kills the node, however it is, and puts the copy [`ClusterRuntime::keep_copy`] made
-    /// in `src` in place of its data; the server is not started. For a `standby` the copy's
-    /// replication slots are left out: they are the primary's.
+    /// Puts the copy [`ClusterRuntime::keep_copy`] made in `src` in place of the data of a
+    /// node that does not run (whatever is left of it is removed); the server is not
+    /// started. For a `standby` the copy's replication slots are left out: they are the
+    /// primary's.
     async fn put_back(&self, node: &NodeSpec, _src: &Path, _standby: bool) -> Result<()> {
         Err(Error::new(format!(
             "this runtime keeps no copies of {}'s data",

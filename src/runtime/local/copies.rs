@@ -2,11 +2,9 @@
 //! folder copied aside, and copied back in place of a node's.
 
 use std::path::Path;
-use std::time::Duration;
 
 use super::LocalRuntime;
 use crate::cluster::topology::NodeSpec;
-use crate::runtime::process::{postmaster_pid, processes_under, signal_tree, wait_gone};
 use crate::runtime::{ClusterRuntime as _, Error, Result};
 
 impl LocalRuntime {
@@ -42,7 +40,6 @@ impl LocalRuntime {
     }
 
     pub(super) async fn data_from(&self, node: &NodeSpec, src: &Path, standby: bool) -> Result<()> {
-        self.kill_and_wait(node).await?;
         self.remove_node(node).await?;
         self.make_owned_dir(&self.node_dir(node))?;
         self.make_owned_dir(&self.socket_dir(node))?;
@@ -57,32 +54,6 @@ impl LocalRuntime {
                 .map_err(|e| Error::new(format!("cannot read {}: {e}", slots.display())))?;
             for slot in entries.flatten() {
                 discard(&slot.path())?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The server and every process under the node's folder, gone: a new server on the same
-    /// address must not find the port still bound by the old one.
-    async fn kill_and_wait(&self, node: &NodeSpec) -> Result<()> {
-        let mut pids = processes_under(&self.node_dir(node));
-        if let Some(pid) = postmaster_pid(&self.data_dir(node)) {
-            // SIGKILL ends a frozen (SIGSTOP) process too.
-            let _ = signal_tree(pid, nix::sys::signal::Signal::SIGKILL);
-            pids.push(pid);
-        }
-        for &pid in &pids {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
-        for pid in pids {
-            if !wait_gone(pid, Duration::from_secs(5)).await {
-                return Err(Error::new(format!(
-                    "{} (pid {pid}) was killed but has not exited after 5 s",
-                    node.name
-                )));
             }
         }
         Ok(())
